@@ -1,0 +1,433 @@
+//! The async backend client: typed calls for the HTTP API and the live event stream with
+//! reconnect and resume. The terminal talks to the server only through this.
+
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::model::{Agent, AgentStatus, Event, Message, Question, QuestionDetail};
+use crate::store::{InboundOutcome, NewAgent, NewInbound, QueuePage, Stats};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message}")]
+    Api { status: u16, code: String, message: String },
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The server answered something that is not the API's JSON.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// Filters for the queue listing; `None` / `false` means no filter.
+#[derive(Debug, Clone, Default)]
+pub struct QueueQuery {
+    pub state: Option<String>,
+    pub function: Option<String>,
+    pub topic: Option<String>,
+    pub mine: bool,
+    pub unclaimed: bool,
+    pub include_resolved: bool,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// What the event stream delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Event(Event),
+    /// The server no longer has every event since the last one seen: load a fresh snapshot.
+    Reload { latest: i64 },
+    /// The connection dropped; the stream reconnects by itself and resumes.
+    Disconnected(String),
+    /// (Re)connected.
+    Connected,
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: &str) -> ClientResult<Client> {
+        let base = base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Unreachable {
+                url: base.clone(),
+                reason: "the server URL must start with http:// or https://".into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Client { http, base, token: token.to_string() })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// A client for the same server with another token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client { http: self.http.clone(), base: self.base.clone(), token: token.to_string() }
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ClientError {
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            reason = s.to_string();
+            source = s.source();
+        }
+        ClientError::Unreachable { url: self.base.clone(), reason }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> ClientResult<T> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(&self.token);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: Option<Value>) -> ClientResult<T> {
+        self.call(Method::POST, path, body, &[]).await
+    }
+
+    pub async fn health(&self) -> ClientResult<()> {
+        let _: Value = self.get("/healthz").await?;
+        Ok(())
+    }
+
+    pub async fn me(&self) -> ClientResult<Agent> {
+        self.get("/api/v1/me").await
+    }
+
+    pub async fn set_status(&self, status: AgentStatus) -> ClientResult<Agent> {
+        self.call(Method::PUT, "/api/v1/me/status", Some(json!({ "status": status })), &[]).await
+    }
+
+    pub async fn directory(&self) -> ClientResult<Value> {
+        self.get("/api/v1/directory").await
+    }
+
+    pub async fn queue(&self, q: &QueueQuery) -> ClientResult<QueuePage> {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(v) = &q.state {
+            params.push(("state", v.clone()));
+        }
+        if let Some(v) = &q.function {
+            params.push(("function", v.clone()));
+        }
+        if let Some(v) = &q.topic {
+            params.push(("topic", v.clone()));
+        }
+        for (name, on) in [("mine", q.mine), ("unclaimed", q.unclaimed), ("include_resolved", q.include_resolved)] {
+            if on {
+                params.push((name, "true".into()));
+            }
+        }
+        if let Some(v) = &q.cursor {
+            params.push(("cursor", v.clone()));
+        }
+        if let Some(v) = q.limit {
+            params.push(("limit", v.to_string()));
+        }
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/queue", self.base))
+            .query(&params)
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    pub async fn question(&self, id: i64) -> ClientResult<QuestionDetail> {
+        self.get(&format!("/api/v1/questions/{id}")).await
+    }
+
+    pub async fn claim(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/claim"), None).await
+    }
+
+    pub async fn renew(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/renew"), None).await
+    }
+
+    pub async fn release(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/release"), None).await
+    }
+
+    pub async fn next(&self) -> ClientResult<Option<Question>> {
+        let v: Value = self.post("/api/v1/next", None).await?;
+        serde_json::from_value(v["question"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Sends a reply. The idempotency key makes a retry (after a timeout, a lost connection)
+    /// safe: the server stores the reply once.
+    pub async fn reply(&self, id: i64, body: &str, idempotency_key: &str) -> ClientResult<Message> {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/questions/{id}/reply"),
+            Some(json!({ "body": body })),
+            &[("idempotency-key", idempotency_key.to_string())],
+        )
+        .await
+    }
+
+    pub async fn note(&self, id: i64, body: &str) -> ClientResult<Message> {
+        self.post(&format!("/api/v1/questions/{id}/notes"), Some(json!({ "body": body }))).await
+    }
+
+    pub async fn transfer_to_function(&self, id: i64, function: &str, note: Option<&str>) -> ClientResult<Question> {
+        self.post(
+            &format!("/api/v1/questions/{id}/transfer"),
+            Some(json!({ "to_function": function, "note": note })),
+        )
+        .await
+    }
+
+    pub async fn transfer_to_agent(&self, id: i64, handle: &str, note: Option<&str>) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_agent": handle, "note": note })))
+            .await
+    }
+
+    pub async fn resolve(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/resolve"), None).await
+    }
+
+    pub async fn reopen(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/reopen"), None).await
+    }
+
+    pub async fn approvals(&self) -> ClientResult<Vec<(Message, Question)>> {
+        let v: Value = self.get("/api/v1/approvals").await?;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        items
+            .into_iter()
+            .map(|i| {
+                let m = serde_json::from_value(i["message"].clone());
+                let q = serde_json::from_value(i["question"].clone());
+                match (m, q) {
+                    (Ok(m), Ok(q)) => Ok((m, q)),
+                    _ => Err(ClientError::Protocol("bad approvals item".into())),
+                }
+            })
+            .collect()
+    }
+
+    pub async fn approve(&self, message_id: i64, edited: Option<&str>) -> ClientResult<Message> {
+        self.post(&format!("/api/v1/messages/{message_id}/approve"), Some(json!({ "body": edited }))).await
+    }
+
+    pub async fn reject(&self, message_id: i64, reason: &str) -> ClientResult<Message> {
+        self.post(&format!("/api/v1/messages/{message_id}/reject"), Some(json!({ "reason": reason }))).await
+    }
+
+    pub async fn stats(&self) -> ClientResult<Stats> {
+        self.get("/api/v1/stats").await
+    }
+
+    /// Posts a customer message with this client's (admin) token.
+    pub async fn inbound(&self, msg: &NewInbound) -> ClientResult<InboundOutcome> {
+        let body = serde_json::to_value(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.post("/api/v1/inbound", Some(body)).await
+    }
+
+    /// Posts a customer message signed with a Standard Webhooks secret instead of a token.
+    pub async fn inbound_signed(&self, msg: &NewInbound, secret: &str, webhook_id: &str, now_secs: i64) -> ClientResult<InboundOutcome> {
+        let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let key = crate::server::webhook::secret_key(secret);
+        let sig = crate::server::webhook::sign(&key, webhook_id, now_secs, &body);
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/inbound", self.base))
+            .header("content-type", "application/json")
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", now_secs.to_string())
+            .header("webhook-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    pub async fn agents(&self) -> ClientResult<Vec<Agent>> {
+        let v: Value = self.get("/api/v1/agents").await?;
+        serde_json::from_value(v["items"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Adds an employee; returns the agent and their token.
+    pub async fn add_agent(&self, new: &NewAgent) -> ClientResult<(Agent, String)> {
+        let body = serde_json::to_value(new).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let v: Value = self.post("/api/v1/agents", Some(body)).await?;
+        let agent = serde_json::from_value(v["agent"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let token = v["token"].as_str().unwrap_or_default().to_string();
+        Ok((agent, token))
+    }
+
+    /// Opens the event stream once, from after `last_event_id`. See [`Client::events`] for the
+    /// reconnecting version.
+    pub async fn events_once(
+        &self,
+        last_event_id: Option<i64>,
+    ) -> ClientResult<impl Stream<Item = ClientResult<StreamItem>> + use<>> {
+        let mut req = self.http.get(format!("{}/api/v1/events", self.base)).bearer_auth(&self.token);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            return Err(decode::<Value>(resp).await.err().unwrap_or(ClientError::Protocol("event stream refused".into())));
+        }
+        use eventsource_stream::Eventsource;
+        Ok(resp.bytes_stream().eventsource().map(|item| match item {
+            Err(e) => Err(ClientError::Unreachable { url: String::new(), reason: e.to_string() }),
+            Ok(ev) if ev.event == "reload" => {
+                let v: Value = serde_json::from_str(&ev.data).unwrap_or_default();
+                Ok(StreamItem::Reload { latest: v["latest"].as_i64().unwrap_or(0) })
+            }
+            Ok(ev) => serde_json::from_str::<Event>(&ev.data)
+                .map(StreamItem::Event)
+                .map_err(|e| ClientError::Protocol(format!("bad event: {e}"))),
+        }))
+    }
+
+    /// The live event stream, reconnecting on its own (backoff with jitter, 0.5 s to 15 s) and
+    /// resuming from the last event id seen. Dropping the receiver stops it.
+    pub fn events(&self, last_event_id: Option<i64>) -> mpsc::Receiver<StreamItem> {
+        let (tx, rx) = mpsc::channel(1024);
+        let client = self.clone();
+        tokio::spawn(async move {
+            let mut last = last_event_id;
+            let mut failures: u32 = 0;
+            loop {
+                match client.events_once(last).await {
+                    Ok(stream) => {
+                        failures = 0;
+                        if tx.send(StreamItem::Connected).await.is_err() {
+                            return;
+                        }
+                        let mut stream = std::pin::pin!(stream);
+                        let mut reason = "the server closed the stream".to_string();
+                        while let Some(item) = stream.next().await {
+                            match item {
+                                Ok(StreamItem::Event(e)) => {
+                                    last = Some(e.id);
+                                    if tx.send(StreamItem::Event(e)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Ok(StreamItem::Reload { latest }) => {
+                                    last = Some(latest);
+                                    if tx.send(StreamItem::Reload { latest }).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Ok(other) => {
+                                    if tx.send(other).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => {
+                                    reason = e.to_string();
+                                    break;
+                                }
+                            }
+                        }
+                        if tx.send(StreamItem::Disconnected(reason)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if e.status() == Some(401) {
+                            let _ = tx.send(StreamItem::Disconnected(e.to_string())).await;
+                            return;
+                        }
+                        failures += 1;
+                        if failures == 1 && tx.send(StreamItem::Disconnected(e.to_string())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(backoff(failures)).await;
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to 0.5 s × 2^failures, at most 15 s.
+pub fn backoff(failures: u32) -> Duration {
+    use rand::Rng;
+    let cap_ms = (500u64 << failures.min(5)).min(15_000);
+    Duration::from_millis(rand::rng().random_range(cap_ms / 4..=cap_ms))
+}
+
+async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> ClientResult<T> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{e}")));
+    }
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let code = v["error"]["code"].as_str().unwrap_or("http_error").to_string();
+    let message = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| match status {
+        StatusCode::NOT_FOUND => "not found: is this a helphive server?".into(),
+        s => format!("the server answered {s}"),
+    });
+    Err(ClientError::Api { status: status.as_u16(), code, message })
+}

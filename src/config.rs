@@ -1,0 +1,283 @@
+//! Configuration: the built-in default (`config.example.toml`, embedded), overridden by the user's
+//! file, found through `--config`, `HELPHIVE_CONFIG`, then the platform's configuration directory.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::is_identifier;
+
+/// The shipped example, which doubles as the default: one file, so they can never disagree.
+pub const DEFAULT_TOML: &str = include_str!("../config.example.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub webhook: WebhookConfig,
+    pub routing: RoutingConfig,
+    pub functions: Vec<FunctionConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub database: String,
+    pub durability: Durability,
+    pub lease_minutes: u32,
+    pub lease_check_seconds: u32,
+    pub max_body_bytes: usize,
+    pub events_retained: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub secret_file: String,
+    pub secret: String,
+    pub tolerance_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub default_topic: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    pub name: String,
+    pub display: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    pub name: String,
+    pub function: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    pub sla_minutes: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// The built-in default.
+    pub fn builtin() -> Config {
+        // The embedded default is checked by a unit test, so this cannot fail in a built binary.
+        #[allow(clippy::expect_used)]
+        Self::from_toml_str(DEFAULT_TOML, "built-in default").expect("built-in config is valid")
+    }
+
+    /// Parses `text` as overrides on top of the built-in default and checks the result.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| ConfigError::Parse {
+            path: "built-in default".into(),
+            message: e.to_string(),
+        })?;
+        let user: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: origin.into(), message: e.to_string() })?;
+        let merged = merge(base, user);
+        let config: Config = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: origin.into(), message: e.to_string() })?;
+        config.validate().map_err(|message| ConfigError::Invalid { path: origin.into(), message })?;
+        Ok(config)
+    }
+
+    /// Loads the configuration the way every subcommand does: explicit path, then
+    /// `HELPHIVE_CONFIG`, then the configuration directory, then the built-in default.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, String), ConfigError> {
+        let candidate = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os("HELPHIVE_CONFIG") {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => {
+                    let p = config_dir().map(|d| d.join("config.toml"));
+                    p.filter(|p| p.exists())
+                }
+            },
+        };
+        match candidate {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let origin = path.display().to_string();
+                Ok((Self::from_toml_str(&text, &origin)?, origin))
+            }
+            None => Ok((Self::builtin(), "built-in default".to_string())),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.server.lease_minutes == 0 {
+            return Err("server.lease_minutes must be at least 1".into());
+        }
+        if self.server.lease_check_seconds == 0 {
+            return Err("server.lease_check_seconds must be at least 1".into());
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.functions.is_empty() {
+            return Err("at least one [[functions]] entry is needed".into());
+        }
+        let mut functions = HashSet::new();
+        for f in &self.functions {
+            if !is_identifier(&f.name) {
+                return Err(format!(
+                    "function name '{}' must be lowercase letters, digits, '_' or '-'",
+                    f.name
+                ));
+            }
+            if !functions.insert(f.name.as_str()) {
+                return Err(format!("function '{}' is listed twice", f.name));
+            }
+        }
+        let mut topics = HashSet::new();
+        for t in &self.topics {
+            if !is_identifier(&t.name) {
+                return Err(format!(
+                    "topic name '{}' must be lowercase letters, digits, '_' or '-'",
+                    t.name
+                ));
+            }
+            if !topics.insert(t.name.as_str()) {
+                return Err(format!("topic '{}' is listed twice", t.name));
+            }
+            if !functions.contains(t.function.as_str()) {
+                return Err(format!("topic '{}' names unknown function '{}'", t.name, t.function));
+            }
+            if t.sla_minutes == 0 {
+                return Err(format!("topic '{}': sla_minutes must be at least 1", t.name));
+            }
+        }
+        if !topics.contains(self.routing.default_topic.as_str()) {
+            return Err(format!(
+                "routing.default_topic '{}' is not one of the [[topics]]",
+                self.routing.default_topic
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+
+    pub fn has_function(&self, name: &str) -> bool {
+        self.functions.iter().any(|f| f.name == name)
+    }
+
+    /// The webhook secret: `HELPHIVE_WEBHOOK_SECRET`, then `secret_file`, then `secret`.
+    pub fn webhook_secret(&self) -> Result<Option<String>, ConfigError> {
+        if let Ok(s) = std::env::var("HELPHIVE_WEBHOOK_SECRET") {
+            if !s.trim().is_empty() {
+                return Ok(Some(s.trim().to_string()));
+            }
+        }
+        if !self.webhook.secret_file.is_empty() {
+            let path = PathBuf::from(&self.webhook.secret_file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::Read { path, source })?;
+            return Ok(Some(text.trim().to_string()));
+        }
+        if !self.webhook.secret.is_empty() {
+            return Ok(Some(self.webhook.secret.clone()));
+        }
+        Ok(None)
+    }
+}
+
+/// Tables merge key by key; arrays (functions, topics) and values replace the default whole, so a
+/// company that lists its own functions does not inherit the example's.
+fn merge(mut base: toml::Table, user: toml::Table) -> toml::Value {
+    for (key, value) in user {
+        match (base.remove(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => {
+                base.insert(key, merge(b, u));
+            }
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+    toml::Value::Table(base)
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("org", "helphive", "helphive")
+}
+
+/// The configuration directory: `HELPHIVE_CONFIG_DIR`, else the platform's.
+pub fn config_dir() -> Option<PathBuf> {
+    match std::env::var_os("HELPHIVE_CONFIG_DIR") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => project_dirs().map(|p| p.config_dir().to_path_buf()),
+    }
+}
+
+/// The data directory (database, logs, drafts): `HELPHIVE_DATA_DIR`, else the platform's.
+pub fn data_dir() -> Option<PathBuf> {
+    match std::env::var_os("HELPHIVE_DATA_DIR") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => project_dirs().map(|p| p.data_dir().to_path_buf()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_parses_and_is_complete() {
+        let c = Config::from_toml_str(DEFAULT_TOML, "config.example.toml").unwrap();
+        assert_eq!(c.server.bind, "127.0.0.1:7878");
+        assert_eq!(c.server.lease_minutes, 10);
+        assert_eq!(c.functions.len(), 6);
+        assert!(c.topic("billing").is_some());
+        assert_eq!(c.routing.default_topic, "general");
+    }
+
+    #[test]
+    fn user_file_overrides_only_what_it_names() {
+        let c = Config::from_toml_str("[server]\nlease_minutes = 3\n", "test").unwrap();
+        assert_eq!(c.server.lease_minutes, 3);
+        assert_eq!(c.server.bind, "127.0.0.1:7878");
+        assert_eq!(c.functions.len(), 6);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = Config::from_toml_str("[server]\nlease_minutez = 3\n", "my.toml").unwrap_err();
+        assert!(e.to_string().contains("lease_minutez"), "{e}");
+        let e = Config::from_toml_str(
+            "[[topics]]\nname = \"x\"\nfunction = \"nope\"\nsla_minutes = 5\n[routing]\ndefault_topic = \"x\"\n",
+            "my.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown function 'nope'"), "{e}");
+        let e = Config::from_toml_str("[server\n", "my.toml").unwrap_err();
+        assert!(e.to_string().starts_with("config file my.toml"), "{e}");
+    }
+}

@@ -1,0 +1,33 @@
+//! helphive: a shared help desk for social customer care, in the terminal.
+//!
+//! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
+//! `store` (SQLite persistence), `server` (HTTP API and live events), `client` (the async client
+//! the terminal uses), `config`, and `bench` (the API against the raw store).
+
+pub mod bench;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod routing;
+pub mod server;
+pub mod store;
+
+use std::path::PathBuf;
+
+/// The database URL to use: the one given, else the config's, else `helphive.db` in the data
+/// directory (which is created).
+pub fn resolve_database(explicit: Option<&str>, config: &config::Config) -> Result<String, String> {
+    if let Some(db) = explicit.filter(|s| !s.trim().is_empty()) {
+        return Ok(db.trim().to_string());
+    }
+    if !config.server.database.trim().is_empty() {
+        return Ok(config.server.database.trim().to_string());
+    }
+    let dir: PathBuf = config::data_dir()
+        .ok_or("cannot find a data directory: set HELPHIVE_DATA_DIR or server.database")?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+    Ok(dir.join("helphive.db").display().to_string())
+}

@@ -1,0 +1,287 @@
+//! The `helphive` command: the server, the admin commands and the benchmark.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use helphive::clock::SystemClock;
+use helphive::config::Config;
+use helphive::model::{Role, Skill};
+use helphive::server::{self, AppState};
+use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
+
+#[derive(Parser)]
+#[command(
+    name = "helphive",
+    version,
+    about = "A shared help desk for social customer care: one queue, exclusive claims, live events.",
+    long_about = "A shared help desk for social customer care. Customer questions from social networks \
+                  and webhooks land in one shared queue; employees claim a question (an exclusive \
+                  lease), answer it, and hand it on with its context; shift leads watch live statistics.\n\n\
+                  Run `helphive serve` for a team, add employees with `helphive agent add`, and talk \
+                  to the API under /api/v1 (see /api/v1/openapi.json).",
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the config directory,
+    /// then the built-in default).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (overrides server.database).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the help desk server: HTTP API, live events, lease expiry.
+    Serve {
+        /// Address to listen on (overrides server.bind), e.g. 0.0.0.0:7878.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Manage employees (works on the server's database; the server may be running).
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Manage bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print a new secret for signed inbound webhooks (put it in HELPHIVE_WEBHOOK_SECRET or a file).
+    WebhookSecret,
+    /// Measure claim+reply through the HTTP API against the same transactions on the store alone.
+    Bench {
+        /// Simulated agents working at once.
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        /// Seconds each measured phase runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Mean pause of a simulated agent between two actions, in milliseconds (the latency phase).
+        #[arg(long, default_value_t = 1000)]
+        think_ms: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an employee and print their first token (shown once).
+    Add {
+        /// Short unique name, e.g. dana (shown as @dana).
+        #[arg(long)]
+        handle: String,
+        /// Full name shown to colleagues.
+        #[arg(long)]
+        name: String,
+        /// Home function, one of the configured [[functions]].
+        #[arg(long)]
+        function: String,
+        /// agent, mentor, lead or admin.
+        #[arg(long, default_value = "agent", value_parser = parse_role)]
+        role: Role,
+        /// A topic and proficiency 1-5, e.g. --skill billing:4 (repeat for more).
+        #[arg(long = "skill", value_parser = Skill::parse)]
+        skills: Vec<Skill>,
+        /// Questions held at once.
+        #[arg(long, default_value_t = 3)]
+        capacity: u32,
+        /// Replies wait for the mentor's approval before they are posted.
+        #[arg(long, requires = "mentor")]
+        novice: bool,
+        /// Handle of the mentor who approves this novice's replies.
+        #[arg(long)]
+        mentor: Option<String>,
+        /// Text appended to replies by the terminal.
+        #[arg(long, default_value = "")]
+        signature: String,
+    },
+    /// List employees.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an employee: tokens stop working, held questions return to the queue.
+    Disable { handle: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue another bearer token for an employee (printed once; only its hash is stored).
+    Issue {
+        handle: String,
+        /// Revoke the employee's earlier tokens.
+        #[arg(long)]
+        revoke_others: bool,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("'{s}' is not a role: use agent, mentor, lead or admin"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("helphive: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("helphive: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, String> {
+    let database = helphive::resolve_database(cli_db, config)?;
+    Store::open(&StoreOptions {
+        database: database.clone(),
+        durability: config.server.durability,
+        events_retained: config.server.events_retained,
+    })
+    .await
+    .map_err(|e| format!("cannot open database {database}: {e}"))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let (config, origin) = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let db = cli.database.as_deref();
+    match cli.command {
+        Command::Serve { bind } => {
+            init_logging();
+            let bind = bind.unwrap_or_else(|| config.server.bind.clone());
+            let addr: SocketAddr = bind
+                .parse()
+                .map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
+            let secret = config.webhook_secret().map_err(|e| e.to_string())?;
+            let store = open_store(db, &config).await?;
+            if store.is_memory() {
+                tracing::warn!("database is in memory: everything is lost when the server stops");
+            }
+            let state = AppState::new(store, config, Arc::new(SystemClock), secret.as_deref());
+            tracing::info!(config = %origin, "configuration loaded");
+            server::serve(state, addr, |local| {
+                // One line on stdout that scripts (and tests) can wait for.
+                println!("helphive listening on http://{local}");
+            })
+            .await
+            .map_err(|e| format!("cannot serve on {addr}: {e}"))
+        }
+        Command::Agent { command } => {
+            let store = open_store(db, &config).await?;
+            let functions: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
+            match command {
+                AgentCommand::Add { handle, name, function, role, skills, capacity, novice, mentor, signature } => {
+                    for s in &skills {
+                        if config.topic(&s.topic).is_none() {
+                            return Err(format!(
+                                "unknown topic '{}' in --skill; configured topics: {}",
+                                s.topic,
+                                config.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                    }
+                    let new = NewAgent {
+                        handle,
+                        display_name: name,
+                        function,
+                        role,
+                        novice,
+                        mentor,
+                        capacity,
+                        skills,
+                        signature,
+                    };
+                    let (agent, token) =
+                        store.add_agent(new, &functions, now_ms()).await.map_err(|e| e.to_string())?;
+                    println!("added @{} ({}, {}, {})", agent.handle, agent.display_name, agent.function, agent.role);
+                    println!("token (shown once; only its hash is stored):");
+                    println!("{token}");
+                    Ok(())
+                }
+                AgentCommand::List { json } => {
+                    let agents = store.agents().await.map_err(|e| e.to_string())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&agents).map_err(|e| e.to_string())?);
+                        return Ok(());
+                    }
+                    println!("{:<16} {:<24} {:<14} {:<7} {:<8} {:>3}  skills", "handle", "name", "function", "role", "status", "cap");
+                    for a in agents {
+                        let skills: Vec<String> =
+                            a.skills.iter().map(|s| format!("{}:{}", s.topic, s.proficiency)).collect();
+                        let mut flags = String::new();
+                        if a.novice {
+                            flags.push_str(&format!(" novice(mentor @{})", a.mentor.as_deref().unwrap_or("?")));
+                        }
+                        if a.disabled {
+                            flags.push_str(" DISABLED");
+                        }
+                        println!(
+                            "{:<16} {:<24} {:<14} {:<7} {:<8} {:>3}  {}{}",
+                            format!("@{}", a.handle),
+                            a.display_name,
+                            a.function,
+                            a.role.as_str(),
+                            a.status.as_str(),
+                            a.capacity,
+                            skills.join(" "),
+                            flags
+                        );
+                    }
+                    Ok(())
+                }
+                AgentCommand::Disable { handle } => {
+                    let a = store.disable_agent(&handle, None, now_ms()).await.map_err(|e| e.to_string())?;
+                    println!("disabled @{}: tokens revoked, held questions returned to the queue", a.handle);
+                    Ok(())
+                }
+            }
+        }
+        Command::Token { command: TokenCommand::Issue { handle, revoke_others } } => {
+            let store = open_store(db, &config).await?;
+            let token = store.issue_token(&handle, revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
+            println!("token for @{} (shown once; only its hash is stored):", handle.trim_start_matches('@'));
+            println!("{token}");
+            Ok(())
+        }
+        Command::WebhookSecret => {
+            println!("{}", server::webhook::new_secret());
+            Ok(())
+        }
+        Command::Bench { agents, seconds, think_ms } => {
+            helphive::bench::run(helphive::bench::BenchOptions {
+                agents,
+                seconds,
+                think_ms,
+                database: db.map(str::to_string),
+                config,
+            })
+            .await
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HELPHIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Server logs go to stderr; stdout carries only the "listening" line.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}

@@ -1,0 +1,369 @@
+//! The `/api/v1` endpoints, except the event stream. Each handler checks the caller's role,
+//! calls one store operation, and answers JSON.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::extract::{Body, Caller, authenticate, parse_id};
+use super::{ApiError, ApiResult, AppState, openapi, webhook};
+use crate::model::{AgentStatus, QuestionState, Role};
+use crate::routing;
+use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/directory", get(directory))
+        .route("/queue", get(queue))
+        .route("/next", post(next))
+        .route("/questions/{id}", get(question))
+        .route("/questions/{id}/claim", post(claim))
+        .route("/questions/{id}/renew", post(renew))
+        .route("/questions/{id}/release", post(release))
+        .route("/questions/{id}/reply", post(reply))
+        .route("/questions/{id}/notes", post(note))
+        .route("/questions/{id}/transfer", post(transfer))
+        .route("/questions/{id}/resolve", post(resolve))
+        .route("/questions/{id}/reopen", post(reopen))
+        .route("/approvals", get(approvals))
+        .route("/messages/{id}/approve", post(approve))
+        .route("/messages/{id}/reject", post(reject))
+        .route("/me", get(me))
+        .route("/me/status", axum::routing::put(set_status))
+        .route("/stats", get(stats))
+        .route("/inbound", post(inbound))
+        .route("/agents", get(list_agents).post(add_agent))
+        .route("/agents/{handle}/disable", post(disable_agent))
+        .route("/agents/{handle}/tokens", post(issue_token))
+}
+
+/// Functions and topics as configured, for clients (transfer targets, filters).
+async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Value> {
+    let functions: Vec<_> = s
+        .config
+        .functions
+        .iter()
+        .map(|f| serde_json::json!({ "name": f.name, "display": f.display }))
+        .collect();
+    let topics: Vec<_> = s
+        .config
+        .topics
+        .iter()
+        .map(|t| serde_json::json!({ "name": t.name, "function": t.function, "sla_minutes": t.sla_minutes }))
+        .collect();
+    Json(serde_json::json!({ "functions": functions, "topics": topics }))
+}
+
+fn flag(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
+    match params.get(name).map(|s| s.as_str()) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("") | Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!("{name}={other}: use true or false"))),
+    }
+}
+
+async fn queue(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<impl IntoResponse> {
+    for key in params.keys() {
+        if !["state", "function", "topic", "mine", "unclaimed", "include_resolved", "cursor", "limit"]
+            .contains(&key.as_str())
+        {
+            return Err(ApiError::bad_request(format!("unknown filter '{key}'")));
+        }
+    }
+    let state = match params.get("state") {
+        None => None,
+        Some(v) => Some(QuestionState::parse(v).ok_or_else(|| {
+            ApiError::bad_request(format!("state '{v}': use open, claimed, awaiting_approval or resolved"))
+        })?),
+    };
+    let limit = match params.get("limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("limit '{v}': use a number from 1 to 500")))?,
+    };
+    if let Some(f) = params.get("function") {
+        if !s.config.has_function(f) {
+            return Err(ApiError::bad_request(format!("unknown function '{f}'")));
+        }
+    }
+    let filter = QueueFilter {
+        state,
+        function: params.get("function").cloned(),
+        topic: params.get("topic").cloned(),
+        holder_id: flag(&params, "mine")?.then_some(me.id),
+        unclaimed: flag(&params, "unclaimed")?,
+        include_resolved: flag(&params, "include_resolved")?,
+        cursor: params.get("cursor").cloned(),
+        limit,
+    };
+    Ok(Json(s.store.queue(&filter).await?))
+}
+
+async fn question(State(s): State<AppState>, _c: Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.question(id).await?))
+}
+
+async fn claim(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.claim(id, &me, s.lease_ms(), s.now()).await?))
+}
+
+async fn next(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<impl IntoResponse> {
+    let q = s.store.next(&me, s.lease_ms(), s.now()).await?;
+    Ok(Json(serde_json::json!({ "question": q })))
+}
+
+async fn renew(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.renew(id, &me, s.lease_ms(), s.now()).await?))
+}
+
+async fn release(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.release(id, &me, s.now()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    body: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+async fn reply(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(b): Body<ReplyBody>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let key = b.idempotency_key.or(header_key);
+    let m = s.store.reply(id, &me, &b.body, key.as_deref(), s.lease_ms(), s.now()).await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    body: String,
+}
+
+async fn note(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(b): Body<NoteBody>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok((StatusCode::CREATED, Json(s.store.note(id, &me, &b.body, s.now()).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    #[serde(default)]
+    to_function: Option<String>,
+    #[serde(default)]
+    to_agent: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn transfer(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(b): Body<TransferBody>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    let target = match (b.to_function, b.to_agent) {
+        (Some(f), None) => TransferTarget::Function(f),
+        (None, Some(a)) => TransferTarget::Agent(a),
+        _ => return Err(ApiError::bad_request("give exactly one of to_function or to_agent")),
+    };
+    let q = s.store.transfer(id, &me, target, b.note, s.functions(), s.lease_ms(), s.now()).await?;
+    Ok(Json(q))
+}
+
+async fn resolve(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.resolve(id, &me, s.now()).await?))
+}
+
+async fn reopen(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    Ok(Json(s.store.reopen(id, &me, s.now()).await?))
+}
+
+async fn approvals(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Mentor, "reviewing replies")?;
+    let items: Vec<_> = s
+        .store
+        .pending_approvals(&caller.0)
+        .await?
+        .into_iter()
+        .map(|(message, question)| serde_json::json!({ "message": message, "question": question }))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    /// The reply as the reviewer edited it; absent: approve as written.
+    #[serde(default)]
+    body: Option<String>,
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Option<Body<ApproveBody>>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Mentor, "approving replies")?;
+    let id = parse_id(&id, "message")?;
+    let edited = body.and_then(|Body(b)| b.body);
+    Ok(Json(s.store.approve(id, &caller.0, edited.as_deref(), s.lease_ms(), s.now()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    reason: String,
+}
+
+async fn reject(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<RejectBody>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Mentor, "rejecting replies")?;
+    let id = parse_id(&id, "message")?;
+    Ok(Json(s.store.reject(id, &caller.0, &b.reason, s.lease_ms(), s.now()).await?))
+}
+
+async fn me(Caller(me): Caller) -> impl IntoResponse {
+    Json(me)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+async fn set_status(State(s): State<AppState>, Caller(me): Caller, Body(b): Body<StatusBody>) -> ApiResult<impl IntoResponse> {
+    let status = AgentStatus::parse(&b.status)
+        .ok_or_else(|| ApiError::bad_request(format!("status '{}': use online, away or offline", b.status)))?;
+    Ok(Json(s.store.set_status(&me, status, s.now()).await?))
+}
+
+async fn stats(State(s): State<AppState>, _c: Caller) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.store.stats(s.functions(), s.now()).await?))
+}
+
+/// Customer messages in: a single message object, or an array of them. Accepted with an admin
+/// token, or with a Standard Webhooks signature when a webhook secret is configured.
+async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<impl IntoResponse> {
+    if super::extract::bearer(&headers).is_some() {
+        let agent = authenticate(&s, &headers).await?;
+        Caller(agent).require(Role::Admin, "posting inbound messages with a token")?;
+    } else if headers.contains_key("webhook-signature") {
+        let key = s.webhook_key.as_ref().ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "this server has no webhook secret configured")
+        })?;
+        webhook::verify(key, &headers, &body, s.now() / 1000, s.config.webhook.tolerance_seconds as i64)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send an admin bearer token or a Standard Webhooks signature",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let (items, batch) = match value {
+        serde_json::Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    };
+    if items.is_empty() || items.len() > 1000 {
+        return Err(ApiError::bad_request("send 1 to 1000 messages at once"));
+    }
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let msg: NewInbound = serde_json::from_value(item).map_err(|e| {
+            ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() })
+        })?;
+        let class = routing::classify(&s.config, &msg.text);
+        let outcome = s.store.inbound(msg, &class, s.lease_ms(), s.now()).await.map_err(|e| {
+            let mut api = ApiError::from(e);
+            if batch {
+                api.message = format!("message {i}: {}", api.message);
+            }
+            api
+        })?;
+        outcomes.push(outcome);
+    }
+    let created = outcomes.iter().any(|o| o.outcome != "duplicate");
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    if batch {
+        Ok((status, Json(serde_json::json!({ "items": outcomes }))))
+    } else {
+        Ok((status, Json(serde_json::to_value(&outcomes[0]).unwrap_or_default())))
+    }
+}
+
+async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "listing agents")?;
+    Ok(Json(serde_json::json!({ "items": s.store.agents().await? })))
+}
+
+async fn add_agent(State(s): State<AppState>, caller: Caller, Body(new): Body<NewAgent>) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "adding agents")?;
+    let (agent, token) = s.store.add_agent(new, s.functions(), s.now()).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "agent": agent, "token": token }))))
+}
+
+async fn disable_agent(State(s): State<AppState>, caller: Caller, Path(handle): Path<String>) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "disabling agents")?;
+    Ok(Json(s.store.disable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    #[serde(default)]
+    revoke_others: bool,
+}
+
+async fn issue_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+    body: Option<Body<TokenBody>>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "issuing tokens")?;
+    let revoke = body.map(|Body(b)| b.revoke_others).unwrap_or(false);
+    let token = s.store.issue_token(&handle, revoke, s.now()).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "handle": handle.trim_start_matches('@'), "token": token }))))
+}

@@ -1,0 +1,143 @@
+//! The HTTP API (axum): authentication, the queue operations, live events over SSE, and the
+//! background jobs (lease expiry, event pruning). `app(state)` builds the whole router, so tests
+//! and the demo run the real server in-process.
+
+mod api;
+mod error;
+mod events;
+mod extract;
+pub mod openapi;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+pub use error::{ApiError, ApiResult};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Key for Standard Webhooks signatures, already decoded.
+    pub webhook_key: Option<Arc<Vec<u8>>>,
+    functions: Arc<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>, webhook_secret: Option<&str>) -> Self {
+        let functions = config.functions.iter().map(|f| f.name.clone()).collect();
+        AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
+            functions: Arc::new(functions),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn lease_ms(&self) -> i64 {
+        self.config.server.lease_minutes as i64 * 60_000
+    }
+
+    pub fn functions(&self) -> &[String] {
+        &self.functions
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .nest("/api/v1", api::router().merge(events::router()))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/v1/openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method; see /api/v1/openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Starts the background jobs: returning expired leases to the queue and pruning old events.
+pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.config.server.lease_check_seconds as u64);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            n += 1;
+            match state.store.expire_leases(state.now()).await {
+                Ok(0) => {}
+                Ok(k) => tracing::info!(count = k, "returned expired claims to the queue"),
+                Err(e) => tracing::warn!(error = %e, "lease expiry failed; will retry"),
+            }
+            if n % 60 == 0 {
+                if let Err(e) = state.store.prune_events(state.now()).await {
+                    tracing::warn!(error = %e, "event pruning failed; will retry");
+                }
+            }
+        }
+    })
+}
+
+/// Binds `addr` and serves until ctrl-c / SIGTERM. `on_ready` is told the bound address.
+pub async fn serve(
+    state: AppState,
+    addr: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let jobs = spawn_jobs(state.clone());
+    on_ready(local);
+    let store = state.store.clone();
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    jobs.abort();
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,253 @@
+//! Queue statistics for shift leads. The definitions are in the README ("Statistics"); keep the
+//! two in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::Store;
+use crate::error::Result;
+use crate::model::Millis;
+
+const HOUR: Millis = 3_600_000;
+const DAY: Millis = 24 * HOUR;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// How many first responses fall in the window.
+    pub count: i64,
+    pub median_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionStats {
+    pub function: String,
+    pub open: i64,
+    pub unclaimed: i64,
+    pub claimed: i64,
+    pub awaiting_approval: i64,
+    pub breaching: i64,
+    pub oldest_waiting_ms: Option<i64>,
+    pub agents_online: i64,
+    pub agents_away: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStats {
+    pub handle: String,
+    pub display_name: String,
+    pub function: String,
+    pub status: String,
+    pub holding: i64,
+    pub capacity: i64,
+    /// holding / capacity, 0.0 to 1.0.
+    pub occupancy: f64,
+    pub answered_today: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub at: Millis,
+    /// Start of "today": midnight UTC.
+    pub day_start: Millis,
+    pub open: i64,
+    pub unclaimed: i64,
+    pub claimed: i64,
+    pub awaiting_approval: i64,
+    pub breaching: i64,
+    pub oldest_waiting_ms: Option<i64>,
+    pub first_response_last_hour: Percentiles,
+    pub first_response_today: Percentiles,
+    pub sla_met_today: i64,
+    pub sla_missed_today: i64,
+    pub sla_attainment_pct_today: Option<f64>,
+    pub answered_last_hour: i64,
+    pub answered_today: i64,
+    pub functions: Vec<FunctionStats>,
+    pub agents: Vec<AgentStats>,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn percentiles(mut v: Vec<i64>) -> Percentiles {
+    v.sort_unstable();
+    Percentiles { count: v.len() as i64, median_ms: percentile(&v, 50.0), p90_ms: percentile(&v, 90.0) }
+}
+
+impl Store {
+    /// The numbers on the shift lead's dashboard. `functions` lists every configured function, so
+    /// a function with nothing going on still shows up with zeros.
+    pub async fn stats(&self, functions: &[String], now: Millis) -> Result<Stats> {
+        let day_start = now - now.rem_euclid(DAY);
+        let hour_ago = now - HOUR;
+        let mut conn = self.readers().acquire().await?;
+        let mut by_function: BTreeMap<String, FunctionStats> = functions
+            .iter()
+            .map(|f| (f.clone(), FunctionStats { function: f.clone(), ..Default::default() }))
+            .collect();
+
+        let rows = sqlx::query(
+            "SELECT function, state, COUNT(*) AS n, \
+             SUM(CASE WHEN awaiting_since IS NOT NULL AND sla_due_at < ? THEN 1 ELSE 0 END) AS breaching, \
+             MIN(awaiting_since) AS oldest \
+             FROM questions WHERE state != 'resolved' GROUP BY function, state",
+        )
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in &rows {
+            let function: String = r.try_get("function")?;
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            let breaching: i64 = r.try_get("breaching")?;
+            let oldest: Option<i64> = r.try_get("oldest")?;
+            let f = by_function
+                .entry(function.clone())
+                .or_insert_with(|| FunctionStats { function, ..Default::default() });
+            f.open += n;
+            f.breaching += breaching;
+            match state.as_str() {
+                "open" => f.unclaimed += n,
+                "claimed" => f.claimed += n,
+                "awaiting_approval" => f.awaiting_approval += n,
+                _ => {}
+            }
+            if let Some(o) = oldest {
+                let wait = (now - o).max(0);
+                f.oldest_waiting_ms = Some(f.oldest_waiting_ms.map_or(wait, |w| w.max(wait)));
+            }
+        }
+
+        let rows = sqlx::query("SELECT function, status, COUNT(*) AS n FROM agents WHERE disabled = 0 GROUP BY function, status")
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            let function: String = r.try_get("function")?;
+            let status: String = r.try_get("status")?;
+            let n: i64 = r.try_get("n")?;
+            let f = by_function
+                .entry(function.clone())
+                .or_insert_with(|| FunctionStats { function, ..Default::default() });
+            match status.as_str() {
+                "online" => f.agents_online += n,
+                "away" => f.agents_away += n,
+                _ => {}
+            }
+        }
+
+        let firsts: Vec<(i64, i64)> = sqlx::query(
+            "SELECT first_response_at AS t, first_response_at - received_at AS d FROM questions \
+             WHERE first_response_at >= ?",
+        )
+        .bind(day_start.min(hour_ago))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("t")?, r.try_get("d")?)))
+        .collect::<Result<_>>()?;
+        let today: Vec<i64> = firsts.iter().filter(|(t, _)| *t >= day_start).map(|(_, d)| *d).collect();
+        let last_hour: Vec<i64> = firsts.iter().filter(|(t, _)| *t >= hour_ago).map(|(_, d)| *d).collect();
+
+        let sla = sqlx::query(
+            "SELECT \
+             SUM(CASE WHEN first_response_at IS NOT NULL AND first_response_at <= sla_due_at THEN 1 ELSE 0 END) AS met, \
+             SUM(CASE WHEN (first_response_at IS NOT NULL AND first_response_at > sla_due_at) \
+                        OR (first_response_at IS NULL AND sla_due_at < ?) THEN 1 ELSE 0 END) AS missed \
+             FROM questions WHERE received_at >= ?",
+        )
+        .bind(now)
+        .bind(day_start)
+        .fetch_one(&mut *conn)
+        .await?;
+        let met: i64 = sla.try_get::<Option<i64>, _>("met")?.unwrap_or(0);
+        let missed: i64 = sla.try_get::<Option<i64>, _>("missed")?.unwrap_or(0);
+
+        let answered = sqlx::query(
+            "SELECT SUM(CASE WHEN released_at >= ? THEN 1 ELSE 0 END) AS hour, \
+             SUM(CASE WHEN released_at >= ? THEN 1 ELSE 0 END) AS today \
+             FROM messages WHERE kind = 'reply' AND released_at >= ?",
+        )
+        .bind(hour_ago)
+        .bind(day_start)
+        .bind(day_start.min(hour_ago))
+        .fetch_one(&mut *conn)
+        .await?;
+
+        let agent_rows = sqlx::query(
+            "SELECT a.handle, a.display_name, a.function, a.status, a.capacity, \
+             (SELECT COUNT(*) FROM questions q WHERE q.holder_id = a.id AND q.state IN ('claimed', 'awaiting_approval')) AS holding, \
+             (SELECT COUNT(*) FROM messages m WHERE m.agent_id = a.id AND m.kind = 'reply' AND m.released_at >= ?) AS answered \
+             FROM agents a WHERE a.disabled = 0 ORDER BY a.function, a.handle",
+        )
+        .bind(day_start)
+        .fetch_all(&mut *conn)
+        .await?;
+        let agents = agent_rows
+            .iter()
+            .map(|r| {
+                let holding: i64 = r.try_get("holding")?;
+                let capacity: i64 = r.try_get("capacity")?;
+                Ok(AgentStats {
+                    handle: r.try_get("handle")?,
+                    display_name: r.try_get("display_name")?,
+                    function: r.try_get("function")?,
+                    status: r.try_get("status")?,
+                    holding,
+                    capacity,
+                    occupancy: if capacity > 0 { holding as f64 / capacity as f64 } else { 0.0 },
+                    answered_today: r.try_get("answered")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let functions: Vec<FunctionStats> = by_function.into_values().collect();
+        let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();
+        Ok(Stats {
+            at: now,
+            day_start,
+            open: sum(|f| f.open),
+            unclaimed: sum(|f| f.unclaimed),
+            claimed: sum(|f| f.claimed),
+            awaiting_approval: sum(|f| f.awaiting_approval),
+            breaching: sum(|f| f.breaching),
+            oldest_waiting_ms: functions.iter().filter_map(|f| f.oldest_waiting_ms).max(),
+            first_response_last_hour: percentiles(last_hour),
+            first_response_today: percentiles(today),
+            sla_met_today: met,
+            sla_missed_today: missed,
+            sla_attainment_pct_today: if met + missed > 0 {
+                Some(100.0 * met as f64 / (met + missed) as f64)
+            } else {
+                None
+            },
+            answered_last_hour: answered.try_get::<Option<i64>, _>("hour")?.unwrap_or(0),
+            answered_today: answered.try_get::<Option<i64>, _>("today")?.unwrap_or(0),
+            functions,
+            agents,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let p = percentiles(vec![5, 1, 4, 2, 3, 6, 7, 8, 9, 10]);
+        assert_eq!(p.count, 10);
+        assert_eq!(p.median_ms, Some(5));
+        assert_eq!(p.p90_ms, Some(9));
+        assert_eq!(percentiles(vec![]).median_ms, None);
+        assert_eq!(percentiles(vec![42]).p90_ms, Some(42));
+    }
+}

@@ -1,0 +1,1 @@
+//! Store unit tests: the domain rules straight on an in-memory database.
