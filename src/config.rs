@@ -96,11 +96,11 @@ impl Config {
             message: e.to_string(),
         })?;
         let user: toml::Table = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: origin.into(), message: e.to_string() })?;
+            .map_err(|e| ConfigError::Parse { path: origin.into(), message: one_line(&e, text) })?;
         let merged = merge(base, user);
         let config: Config = merged
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { path: origin.into(), message: e.to_string() })?;
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: origin.into(), message: one_line(&e, text) })?;
         config.validate().map_err(|message| ConfigError::Invalid { path: origin.into(), message })?;
         Ok(config)
     }
@@ -206,6 +206,19 @@ impl Config {
             return Ok(Some(self.webhook.secret.clone()));
         }
         Ok(None)
+    }
+}
+
+/// A TOML error as one line: "line N: what is wrong (in key)".
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        // Errors on the merged table have no position; their text names the key instead.
+        None => e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
 

@@ -1,1 +1,530 @@
-//! Store unit tests: the domain rules straight on an in-memory database.
+//! Store tests: the domain rules straight on an in-memory database, with a fixed clock.
+
+use super::*;
+use crate::config::Config;
+use crate::model::{AgentStatus, Customer, QuestionState, ReplyStatus, Role, Skill, event_kind};
+use crate::routing::classify;
+
+const T0: i64 = 1_800_000_000_000;
+const LEASE: i64 = 600_000;
+const MIN: i64 = 60_000;
+
+struct Fixture {
+    store: Store,
+    config: Config,
+    functions: Vec<String>,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let config = Config::builtin();
+        let functions = config.functions.iter().map(|f| f.name.clone()).collect();
+        Fixture { store: Store::in_memory().await.unwrap(), config, functions }
+    }
+
+    async fn agent(&self, handle: &str, f: impl FnOnce(&mut NewAgent)) -> crate::model::Agent {
+        let mut new = NewAgent {
+            handle: handle.into(),
+            display_name: format!("Agent {handle}"),
+            function: "billing".into(),
+            role: Role::Agent,
+            novice: false,
+            mentor: None,
+            capacity: 2,
+            skills: vec![Skill { topic: "billing".into(), proficiency: 3 }],
+            signature: String::new(),
+        };
+        f(&mut new);
+        let (a, token) = self.store.add_agent(new, &self.functions, T0).await.unwrap();
+        assert!(token.starts_with("hh_"));
+        a
+    }
+
+    async fn online(&self, a: &crate::model::Agent) -> crate::model::Agent {
+        self.store.set_status(a, AgentStatus::Online, T0).await.unwrap()
+    }
+
+    async fn ask(&self, id: &str, customer: &str, text: &str, at: i64) -> InboundOutcome {
+        self.inbound(NewInbound {
+            channel: "mastodon".into(),
+            external_id: id.into(),
+            customer: Customer { handle: customer.into(), name: customer.to_uppercase() },
+            text: text.into(),
+            conversation_id: None,
+            in_reply_to: None,
+            received_at: Some(at),
+            priority: None,
+        }, at)
+        .await
+    }
+
+    async fn inbound(&self, msg: NewInbound, now: i64) -> InboundOutcome {
+        let class = classify(&self.config, &msg.text);
+        self.store.inbound(msg, &class, LEASE, now).await.unwrap()
+    }
+
+    async fn event_kinds(&self) -> Vec<String> {
+        self.store.events_since(0, 10_000).await.unwrap().into_iter().map(|e| e.kind).collect()
+    }
+}
+
+fn conflict_code(e: crate::error::Error) -> &'static str {
+    match e {
+        crate::error::Error::Conflict { code, .. } => code,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_claim_is_exclusive_and_names_the_holder() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let lee = fx.agent("lee", |_| {}).await;
+    let q = fx.ask("m1", "ann", "refund please", T0).await.question;
+    assert_eq!(q.topic, "billing");
+    assert_eq!(q.sla_due_at, T0 + 20 * MIN, "billing SLA from config is 20 minutes");
+
+    let held = fx.store.claim(q.id, &dana, LEASE, T0 + 1000).await.unwrap();
+    assert_eq!(held.state, QuestionState::Claimed);
+    assert_eq!(held.holder.as_deref(), Some("dana"));
+    assert_eq!(held.lease_until, Some(T0 + 1000 + LEASE));
+
+    let err = fx.store.claim(q.id, &lee, LEASE, T0 + 21_000).await.unwrap_err();
+    assert_eq!(err.to_string(), "already claimed by @dana 20 s ago");
+
+    // Claiming again as the holder renews the lease.
+    let renewed = fx.store.claim(q.id, &dana, LEASE, T0 + 30_000).await.unwrap();
+    assert_eq!(renewed.lease_until, Some(T0 + 30_000 + LEASE));
+}
+
+#[tokio::test]
+async fn capacity_is_enforced() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |a| a.capacity = 1).await;
+    let q1 = fx.ask("m1", "ann", "refund", T0).await.question;
+    let q2 = fx.ask("m2", "bob", "refund", T0).await.question;
+    fx.store.claim(q1.id, &dana, LEASE, T0).await.unwrap();
+    let err = fx.store.claim(q2.id, &dana, LEASE, T0).await.unwrap_err();
+    assert_eq!(conflict_code(err), "at_capacity");
+    fx.store.release(q1.id, &dana, T0).await.unwrap();
+    fx.store.claim(q2.id, &dana, LEASE, T0).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_returns_the_question_with_an_event() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let lee = fx.agent("lee", |_| {}).await;
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+
+    assert_eq!(fx.store.expire_leases(T0 + LEASE - 1).await.unwrap(), 0);
+    assert_eq!(fx.store.expire_leases(T0 + LEASE + 1).await.unwrap(), 1);
+    let d = fx.store.question(q.id).await.unwrap().question;
+    assert_eq!(d.state, QuestionState::Open);
+    assert_eq!(d.holder, None);
+    let events = fx.store.events_since(0, 100).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, event_kind::QUESTION_LEASE_EXPIRED);
+    assert_eq!(last.data["previous_holder"], "dana");
+
+    // A lease that ran out before the job ran does not block a colleague either.
+    fx.store.claim(q.id, &dana, LEASE, T0 + 2 * LEASE).await.unwrap();
+    let taken = fx.store.claim(q.id, &lee, LEASE, T0 + 3 * LEASE + 1).await.unwrap();
+    assert_eq!(taken.holder.as_deref(), Some("lee"));
+}
+
+#[tokio::test]
+async fn only_the_holder_replies_and_a_retry_is_stored_once() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let lee = fx.agent("lee", |_| {}).await;
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+
+    let err = fx.store.reply(q.id, &dana, "hi", None, LEASE, T0).await.unwrap_err();
+    assert_eq!(conflict_code(err), "not_holder");
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+    let err = fx.store.reply(q.id, &lee, "hi", None, LEASE, T0).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("cannot reply to #{}: it is held by @dana", q.id));
+
+    let first = fx.store.reply(q.id, &dana, "Refund is on its way.", Some("k1"), LEASE, T0 + 5 * MIN).await.unwrap();
+    let again = fx.store.reply(q.id, &dana, "Refund is on its way.", Some("k1"), LEASE, T0 + 6 * MIN).await.unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(first.status, Some(ReplyStatus::Approved));
+    let detail = fx.store.question(q.id).await.unwrap();
+    assert_eq!(detail.messages.iter().filter(|m| m.kind == crate::model::MessageKind::Reply).count(), 1);
+    assert_eq!(detail.question.first_response_at, Some(T0 + 5 * MIN));
+    assert_eq!(detail.question.awaiting_since, None);
+    assert_eq!(detail.question.answered_by.as_deref(), Some("dana"));
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(fx.store.readers()).await.unwrap();
+    assert_eq!(outbox, 1);
+    // An empty reply is refused, not stored.
+    assert!(matches!(
+        fx.store.reply(q.id, &dana, "   ", None, LEASE, T0).await,
+        Err(crate::error::Error::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_novice_reply_waits_for_the_mentor() {
+    let fx = Fixture::new().await;
+    let maya = fx.agent("maya", |a| a.role = Role::Mentor).await;
+    let other_mentor = fx.agent("omar", |a| a.role = Role::Mentor).await;
+    let lead = fx.agent("lena", |a| a.role = Role::Lead).await;
+    let peer = fx.agent("pat", |_| {}).await;
+    let nick = fx.agent("nick", |a| {
+        a.novice = true;
+        a.mentor = Some("maya".into());
+    })
+    .await;
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+    fx.store.claim(q.id, &nick, LEASE, T0).await.unwrap();
+    let m = fx.store.reply(q.id, &nick, "Hello, refund soon", None, LEASE, T0 + MIN).await.unwrap();
+    assert_eq!(m.status, Some(ReplyStatus::AwaitingApproval));
+    let q1 = fx.store.question(q.id).await.unwrap().question;
+    assert_eq!(q1.state, QuestionState::AwaitingApproval);
+    assert_eq!(q1.first_response_at, None, "not answered until approved");
+
+    assert_eq!(fx.store.pending_approvals(&maya).await.unwrap().len(), 1);
+    assert_eq!(fx.store.pending_approvals(&other_mentor).await.unwrap().len(), 0);
+    assert_eq!(fx.store.pending_approvals(&lead).await.unwrap().len(), 1);
+    assert!(matches!(fx.store.approve(m.id, &peer, None, LEASE, T0).await, Err(crate::error::Error::Forbidden(_))));
+    assert!(matches!(fx.store.approve(m.id, &other_mentor, None, LEASE, T0).await, Err(crate::error::Error::Forbidden(_))));
+
+    // Rejected: never posted, the novice keeps the question and may try again.
+    let rejected = fx.store.reject(m.id, &maya, "Say when, and sign it.", LEASE, T0 + 2 * MIN).await.unwrap();
+    assert_eq!(rejected.status, Some(ReplyStatus::Rejected));
+    assert_eq!(rejected.review_note.as_deref(), Some("Say when, and sign it."));
+    let m2 = fx.store.reply(q.id, &nick, "Refund within 3 days. - Nick", None, LEASE, T0 + 3 * MIN).await.unwrap();
+    let approved = fx.store.approve(m2.id, &maya, Some("Your refund arrives within 3 days. - Nick"), LEASE, T0 + 4 * MIN).await.unwrap();
+    assert_eq!(approved.status, Some(ReplyStatus::Approved));
+    assert_eq!(approved.body, "Your refund arrives within 3 days. - Nick");
+    assert_eq!(approved.reviewed_by.as_deref(), Some("maya"));
+    let q2 = fx.store.question(q.id).await.unwrap().question;
+    assert_eq!(q2.state, QuestionState::Claimed);
+    assert_eq!(q2.holder.as_deref(), Some("nick"));
+    assert_eq!(q2.first_response_at, Some(T0 + 4 * MIN), "approval time counts");
+    let err = fx.store.approve(m2.id, &maya, None, LEASE, T0).await.unwrap_err();
+    assert_eq!(conflict_code(err), "not_pending");
+    let outbox: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM outbox").fetch_all(fx.store.readers()).await.unwrap();
+    assert_eq!(outbox, vec![m2.id]);
+}
+
+#[tokio::test]
+async fn follow_ups_thread_and_return_to_the_agent_who_answered() {
+    let fx = Fixture::new().await;
+    let dana = fx.online(&fx.agent("dana", |_| {}).await).await;
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+    fx.store.reply(q.id, &dana, "Done!", None, LEASE, T0 + MIN).await.unwrap();
+    fx.store.resolve(q.id, &dana, T0 + 2 * MIN).await.unwrap();
+
+    let follow = NewInbound {
+        channel: "mastodon".into(),
+        external_id: "m2".into(),
+        customer: Customer { handle: "ann".into(), name: "ANN".into() },
+        text: "still not there?".into(),
+        conversation_id: None,
+        in_reply_to: Some("m1".into()),
+        received_at: Some(T0 + 60 * MIN),
+        priority: None,
+    };
+    let out = fx.inbound(follow.clone(), T0 + 60 * MIN).await;
+    assert_eq!(out.outcome, "reopened");
+    assert_eq!(out.question.id, q.id);
+    assert_eq!(out.question.state, QuestionState::Claimed);
+    assert_eq!(out.question.holder.as_deref(), Some("dana"));
+    assert_eq!(out.question.inbound_count, 2);
+    assert_eq!(out.question.awaiting_since, Some(T0 + 60 * MIN));
+    assert_eq!(out.question.sla_due_at, T0 + 60 * MIN + 20 * MIN, "a follow-up gets its own deadline");
+
+    // The same delivery again is dropped.
+    let dup = fx.inbound(follow, T0 + 61 * MIN).await;
+    assert_eq!(dup.outcome, "duplicate");
+    assert_eq!(fx.store.question(q.id).await.unwrap().messages.len(), 3);
+
+    // Offline agent: the reopened question goes to the shared queue instead.
+    fx.store.resolve(q.id, &dana, T0 + 62 * MIN).await.unwrap();
+    fx.store.set_status(&dana, AgentStatus::Offline, T0).await.unwrap();
+    let out = fx
+        .inbound(NewInbound {
+            channel: "mastodon".into(),
+            external_id: "m3".into(),
+            customer: Customer { handle: "ann".into(), name: "ANN".into() },
+            text: "hello?".into(),
+            conversation_id: None,
+            in_reply_to: Some("m2".into()),
+            received_at: Some(T0 + 90 * MIN),
+            priority: None,
+        }, T0 + 90 * MIN)
+        .await;
+    assert_eq!(out.outcome, "reopened");
+    assert_eq!(out.question.state, QuestionState::Open);
+    assert_eq!(out.question.holder, None);
+}
+
+#[tokio::test]
+async fn same_conversation_joins_and_earlier_questions_are_listed() {
+    let fx = Fixture::new().await;
+    let mut msg = NewInbound {
+        channel: "x".into(),
+        external_id: "t1".into(),
+        customer: Customer { handle: "bob".into(), name: "Bob".into() },
+        text: "where is my parcel".into(),
+        conversation_id: Some("conv-9".into()),
+        in_reply_to: None,
+        received_at: None,
+        priority: None,
+    };
+    let first = fx.inbound(msg.clone(), T0).await;
+    msg.external_id = "t2".into();
+    msg.text = "tracking says nothing".into();
+    let second = fx.inbound(msg.clone(), T0 + MIN).await;
+    assert_eq!(second.outcome, "followup");
+    assert_eq!(second.question.id, first.question.id);
+    msg.external_id = "t3".into();
+    msg.conversation_id = Some("conv-10".into());
+    let third = fx.inbound(msg, T0 + 2 * MIN).await;
+    assert_eq!(third.outcome, "created");
+    let detail = fx.store.question(third.question.id).await.unwrap();
+    assert_eq!(detail.earlier.len(), 1);
+    assert_eq!(detail.earlier[0].id, first.question.id);
+}
+
+#[tokio::test]
+async fn transfer_carries_a_note_and_respects_the_target() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let lee = fx.agent("lee", |a| a.function = "delivery".into()).await;
+    let q = fx.ask("m1", "ann", "refund for a late parcel", T0).await.question;
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+    let moved = fx
+        .store
+        .transfer(q.id, &dana, TransferTarget::Function("delivery".into()), Some("Parcel 123 late; refund once it's lost".into()), &fx.functions, LEASE, T0 + MIN)
+        .await
+        .unwrap();
+    assert_eq!(moved.function, "delivery");
+    assert_eq!(moved.state, QuestionState::Open);
+    let detail = fx.store.question(q.id).await.unwrap();
+    let note = detail.messages.iter().find(|m| m.kind == crate::model::MessageKind::Note).unwrap();
+    assert_eq!(note.body, "Parcel 123 late; refund once it's lost");
+    assert_eq!(note.author, "dana");
+
+    fx.store.claim(q.id, &lee, LEASE, T0 + 2 * MIN).await.unwrap();
+    let to_dana = fx.store.transfer(q.id, &lee, TransferTarget::Agent("@dana".into()), None, &fx.functions, LEASE, T0 + 3 * MIN).await.unwrap();
+    assert_eq!(to_dana.holder.as_deref(), Some("dana"));
+    assert_eq!(to_dana.state, QuestionState::Claimed);
+    let err = fx.store.transfer(q.id, &dana, TransferTarget::Function("nowhere".into()), None, &fx.functions, LEASE, T0).await.unwrap_err();
+    assert!(err.to_string().contains("unknown function 'nowhere'"), "{err}");
+}
+
+#[tokio::test]
+async fn resolve_reopen_and_next() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let newest = fx.ask("m2", "bob", "refund", T0 + MIN).await.question;
+    let oldest = fx.ask("m1", "ann", "refund", T0).await.question;
+    fx.ask("m3", "cy", "where is my parcel delivery", T0 - MIN).await;
+    let got = fx.store.next(&dana, LEASE, T0 + 2 * MIN).await.unwrap().unwrap();
+    assert_eq!(got.id, oldest.id, "oldest question on one of my skills");
+    let got = fx.store.next(&dana, LEASE, T0 + 2 * MIN).await.unwrap().unwrap();
+    assert_eq!(got.id, newest.id);
+    let err = fx.store.next(&dana, LEASE, T0).await;
+    assert!(matches!(err, Ok(None)) || matches!(err, Err(crate::error::Error::Conflict { .. })));
+
+    let r = fx.store.resolve(oldest.id, &dana, T0 + 3 * MIN).await.unwrap();
+    assert_eq!(r.state, QuestionState::Resolved);
+    assert_eq!(r.holder, None);
+    let err = fx.store.claim(oldest.id, &dana, LEASE, T0).await.unwrap_err();
+    assert_eq!(conflict_code(err), "resolved");
+    let o = fx.store.reopen(oldest.id, &dana, T0 + 4 * MIN).await.unwrap();
+    assert_eq!(o.state, QuestionState::Open);
+}
+
+#[tokio::test]
+async fn every_change_is_an_event_with_increasing_ids() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+    let mut live = fx.store.subscribe();
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+    fx.store.note(q.id, &dana, "checking the order", T0).await.unwrap();
+    fx.store.reply(q.id, &dana, "done", None, LEASE, T0).await.unwrap();
+    fx.store.resolve(q.id, &dana, T0).await.unwrap();
+    assert_eq!(
+        fx.event_kinds().await,
+        [
+            event_kind::AGENT_ADDED,
+            event_kind::QUESTION_NEW,
+            event_kind::QUESTION_CLAIMED,
+            event_kind::NOTE_ADDED,
+            event_kind::REPLY_SENT,
+            event_kind::QUESTION_RESOLVED
+        ]
+    );
+    let stored = fx.store.events_since(0, 100).await.unwrap();
+    for w in stored.windows(2) {
+        assert_eq!(w[1].id, w[0].id + 1);
+    }
+    // Subscribers get the same events, in the same order, with the question as it now is.
+    let mut seen = Vec::new();
+    while let Ok(e) = live.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(seen, stored[2..].to_vec());
+    assert_eq!(seen.last().unwrap().data["question"]["state"], "resolved");
+    // A failed operation writes no event.
+    let before = fx.store.event_bounds().await.unwrap().1;
+    let _ = fx.store.release(q.id, &dana, T0).await.unwrap_err();
+    assert_eq!(fx.store.event_bounds().await.unwrap().1, before);
+}
+
+#[tokio::test]
+async fn queue_filters_and_cursor_pages() {
+    let fx = Fixture::new().await;
+    let dana = fx.agent("dana", |_| {}).await;
+    for i in 0..25 {
+        let text = if i % 2 == 0 { "refund please" } else { "where is my delivery" };
+        fx.ask(&format!("m{i}"), &format!("c{i}"), text, T0 + i * 1000).await;
+    }
+    fx.store.claim(1, &dana, LEASE, T0).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = fx.store.queue(&QueueFilter { limit: 10, cursor: cursor.clone(), ..Default::default() }).await.unwrap();
+        assert_eq!(page.total, 25);
+        seen.extend(page.items.iter().map(|q| (q.sla_due_at, q.id)));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "most urgent first, no repeats");
+
+    let billing = fx.store.queue(&QueueFilter { function: Some("billing".into()), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(billing.total, 13);
+    let mine = fx.store.queue(&QueueFilter { holder_id: Some(dana.id), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(mine.items.iter().map(|q| q.id).collect::<Vec<_>>(), vec![1]);
+    let unclaimed = fx.store.queue(&QueueFilter { unclaimed: true, limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(unclaimed.total, 24);
+    let delivery_topic = fx.store.queue(&QueueFilter { topic: Some("delivery".into()), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(delivery_topic.total, 12);
+    assert!(fx.store.queue(&QueueFilter { cursor: Some("garbage".into()), limit: 5, ..Default::default() }).await.is_err());
+}
+
+#[tokio::test]
+async fn stats_follow_the_documented_definitions() {
+    let fx = Fixture::new().await;
+    let dana = fx.online(&fx.agent("dana", |a| a.capacity = 4).await).await;
+    let lee = fx.agent("lee", |a| a.function = "delivery".into()).await;
+    fx.store.set_status(&lee, AgentStatus::Away, T0).await.unwrap();
+    let day = T0 - T0.rem_euclid(86_400_000);
+    let now = day + 10 * 60 * MIN; // 10:00 UTC
+    // Four billing questions (SLA 20 min): answered after 5, 10 and 30 minutes; one still waiting.
+    for (i, answer_after) in [(0, Some(5)), (1, Some(10)), (2, Some(30)), (3, None)] {
+        let at = now - 50 * MIN;
+        let q = fx.ask(&format!("m{i}"), &format!("c{i}"), "refund", at).await.question;
+        if let Some(after) = answer_after {
+            fx.store.claim(q.id, &dana, LEASE, at).await.unwrap();
+            fx.store.reply(q.id, &dana, "answer", None, LEASE, at + after * MIN).await.unwrap();
+        }
+    }
+    let s = fx.store.stats(&fx.functions, now).await.unwrap();
+    assert_eq!(s.open, 4);
+    assert_eq!(s.unclaimed, 1);
+    assert_eq!(s.claimed, 3);
+    assert_eq!(s.breaching, 1, "the unanswered one is past its 20 minutes");
+    assert_eq!(s.oldest_waiting_ms, Some(50 * MIN));
+    assert_eq!(s.first_response_today.count, 3);
+    assert_eq!(s.first_response_today.median_ms, Some(10 * MIN));
+    assert_eq!(s.first_response_today.p90_ms, Some(30 * MIN));
+    assert_eq!(s.first_response_last_hour.count, 3);
+    assert_eq!((s.sla_met_today, s.sla_missed_today), (2, 2));
+    assert_eq!(s.sla_attainment_pct_today, Some(50.0));
+    assert_eq!(s.answered_last_hour, 3);
+    let billing = s.functions.iter().find(|f| f.function == "billing").unwrap();
+    assert_eq!((billing.open, billing.unclaimed, billing.agents_online), (4, 1, 1));
+    let delivery = s.functions.iter().find(|f| f.function == "delivery").unwrap();
+    assert_eq!((delivery.open, delivery.agents_away), (0, 1));
+    assert_eq!(s.functions.len(), 6, "every configured function is listed");
+    let d = s.agents.iter().find(|a| a.handle == "dana").unwrap();
+    assert_eq!((d.holding, d.capacity, d.answered_today), (3, 4, 3));
+    assert!((d.occupancy - 0.75).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn tokens_are_hashed_and_disabling_revokes_them() {
+    let fx = Fixture::new().await;
+    let (dana, token) = fx
+        .store
+        .add_agent(
+            NewAgent {
+                handle: "dana".into(),
+                display_name: "Dana".into(),
+                function: "billing".into(),
+                role: Role::Agent,
+                novice: false,
+                mentor: None,
+                capacity: 2,
+                skills: vec![],
+                signature: String::new(),
+            },
+            &fx.functions,
+            T0,
+        )
+        .await
+        .unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT hash FROM tokens").fetch_all(fx.store.readers()).await.unwrap();
+    assert_eq!(stored, vec![hash_token(&token)]);
+    assert!(!stored[0].contains(&token));
+    assert_eq!(fx.store.authenticate(&token).await.unwrap().unwrap().handle, "dana");
+    assert!(fx.store.authenticate("hh_wrong").await.unwrap().is_none());
+    let second = fx.store.issue_token("dana", false, T0).await.unwrap();
+    assert!(fx.store.authenticate(&second).await.unwrap().is_some());
+    assert!(fx.store.authenticate(&token).await.unwrap().is_some(), "earlier token still valid");
+
+    let q = fx.ask("m1", "ann", "refund", T0).await.question;
+    fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
+    fx.store.disable_agent("dana", Some("root"), T0).await.unwrap();
+    assert!(fx.store.authenticate(&token).await.unwrap().is_none());
+    assert!(fx.store.authenticate(&second).await.unwrap().is_none());
+    assert_eq!(fx.store.question(q.id).await.unwrap().question.state, QuestionState::Open);
+
+    let err = fx.store.add_agent(
+        NewAgent { handle: "dana".into(), display_name: "D2".into(), function: "billing".into(), role: Role::Agent, novice: false, mentor: None, capacity: 1, skills: vec![], signature: String::new() },
+        &fx.functions,
+        T0,
+    ).await.unwrap_err();
+    assert_eq!(conflict_code(err), "handle_taken");
+}
+
+#[tokio::test]
+async fn bad_inbound_is_refused_with_a_reason() {
+    let fx = Fixture::new().await;
+    let class = classify(&fx.config, "x");
+    let base = NewInbound {
+        channel: "mastodon".into(),
+        external_id: "m1".into(),
+        customer: Customer { handle: "ann".into(), name: "Ann".into() },
+        text: "hi".into(),
+        conversation_id: None,
+        in_reply_to: None,
+        received_at: None,
+        priority: None,
+    };
+    for (mutate, needle) in [
+        (Box::new(|m: &mut NewInbound| m.channel = "Not A Channel".into()) as Box<dyn Fn(&mut NewInbound)>, "channel"),
+        (Box::new(|m: &mut NewInbound| m.external_id = String::new()), "external_id"),
+        (Box::new(|m: &mut NewInbound| m.text = " ".into()), "empty"),
+        (Box::new(|m: &mut NewInbound| m.text = "x".repeat(10_001)), "10000"),
+        (Box::new(|m: &mut NewInbound| m.priority = Some(99)), "priority"),
+    ] {
+        let mut m = base.clone();
+        mutate(&mut m);
+        let err = fx.store.inbound(m, &class, LEASE, T0).await.unwrap_err();
+        assert!(matches!(err, crate::error::Error::Invalid(_)), "{err:?}");
+        assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+    }
+    assert_eq!(fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap().total, 0);
+}

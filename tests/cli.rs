@@ -1,0 +1,278 @@
+//! The `helphive` binary as an admin uses it: help texts, the admin commands on the server's
+//! database, configuration lookup, and durability across `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use helphive::client::Client;
+use helphive::model::QuestionState;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_helphive"))
+}
+
+/// A command with its own data and config directories, so nothing touches $HOME.
+fn cmd(dir: &Path) -> Command {
+    let mut c = bin();
+    c.env("HELPHIVE_DATA_DIR", dir.join("data"))
+        .env("HELPHIVE_CONFIG_DIR", dir.join("config"))
+        .env_remove("HELPHIVE_CONFIG")
+        .env_remove("HELPHIVE_WEBHOOK_SECRET");
+    c
+}
+
+fn run_ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn run_err(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(!out.status.success(), "{c:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The token is the last line `agent add` and `token issue` print.
+fn add_agent(dir: &Path, args: &[&str]) -> String {
+    let out = run_ok(cmd(dir).args(["agent", "add"]).args(args));
+    out.lines().last().unwrap().trim().to_string()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(dir: &Path) -> Server {
+    let mut child = cmd(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("HELPHIVE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("helphive listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
+    Server { child, base }
+}
+
+#[test]
+fn help_describes_every_command() {
+    let top = run_ok(bin().arg("--help"));
+    for word in ["serve", "agent", "token", "webhook-secret", "bench", "--config", "--database"] {
+        assert!(top.contains(word), "--help mentions {word}:\n{top}");
+    }
+    let serve = run_ok(bin().args(["serve", "--help"]));
+    assert!(serve.contains("--bind"));
+    let add = run_ok(bin().args(["agent", "add", "--help"]));
+    for word in ["--handle", "--function", "--role", "--skill", "--capacity", "--novice", "--mentor"] {
+        assert!(add.contains(word), "agent add --help mentions {word}");
+    }
+    run_ok(bin().args(["agent", "list", "--help"]));
+    run_ok(bin().args(["agent", "disable", "--help"]));
+    assert!(run_ok(bin().args(["token", "issue", "--help"])).contains("--revoke-others"));
+    assert!(run_ok(bin().args(["bench", "--help"])).contains("--agents"));
+    assert!(run_ok(bin().arg("webhook-secret")).starts_with("whsec_"));
+}
+
+#[test]
+fn admin_commands_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "nope"]));
+    assert!(e.starts_with("helphive: unknown function 'nope'"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "billing", "--skill", "billing:9"]));
+    assert!(e.contains("level must be from 1 to 5"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "billing", "--novice"]));
+    assert!(e.contains("--mentor"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["agent", "disable", "ghost"]));
+    assert_eq!(e.trim(), "helphive: no agent '@ghost'");
+    let e = run_err(cmd(dir.path()).args(["token", "issue", "ghost"]));
+    assert_eq!(e.trim(), "helphive: no agent '@ghost'");
+    let e = run_err(cmd(dir.path()).args(["serve", "--bind", "not-an-address"]));
+    assert!(e.contains("not an address"), "{e}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nlease_minutes = 'ten'\n").unwrap();
+    let e = run_err(cmd(dir.path()).args(["--config", bad.to_str().unwrap(), "agent", "list"]));
+    assert!(e.starts_with(&format!("helphive: config file {}", bad.display())), "{e}");
+    assert_eq!(e.lines().count(), 1, "one clear line, no stack trace: {e}");
+}
+
+#[test]
+fn configuration_is_found_by_flag_then_env_then_config_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_function = |name: &str| {
+        format!(
+            "[[functions]]\nname = \"{name}\"\ndisplay = \"X\"\n[[topics]]\nname = \"general\"\nfunction = \"{name}\"\nsla_minutes = 5\n"
+        )
+    };
+    let flag_file = dir.path().join("flag.toml");
+    let env_file = dir.path().join("env.toml");
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(&flag_file, with_function("from_flag")).unwrap();
+    std::fs::write(&env_file, with_function("from_env")).unwrap();
+    std::fs::write(dir.path().join("config/config.toml"), with_function("from_dir")).unwrap();
+    let add = |extra: &[&str], env: Option<&Path>, handle: &str, function: &str| {
+        let mut c = cmd(dir.path());
+        c.args(extra).args(["agent", "add", "--handle", handle, "--name", "N", "--function", function]);
+        if let Some(e) = env {
+            c.env("HELPHIVE_CONFIG", e);
+        }
+        c.output().unwrap().status.success()
+    };
+    let flag = flag_file.to_str().unwrap();
+    assert!(add(&["--config", flag], Some(&env_file), "a1", "from_flag"));
+    assert!(!add(&["--config", flag], Some(&env_file), "a2", "from_env"));
+    assert!(add(&[], Some(&env_file), "a3", "from_env"));
+    assert!(add(&[], None, "a4", "from_dir"));
+    std::fs::remove_file(dir.path().join("config/config.toml")).unwrap();
+    assert!(add(&[], None, "a5", "billing"), "built-in default");
+}
+
+#[tokio::test]
+async fn admin_cli_works_on_the_running_servers_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let server = start_server(dir.path());
+    // Added while the server runs: the token works at once.
+    let token = add_agent(dir.path(), &["--handle", "dana", "--name", "Dana K", "--function", "billing", "--skill", "billing:4"]);
+    let dana = Client::new(&server.base, &token).unwrap();
+    let me = dana.me().await.unwrap();
+    assert_eq!((me.handle.as_str(), me.function.as_str(), me.skills[0].proficiency), ("dana", "billing", 4));
+    let list = run_ok(cmd(dir.path()).args(["agent", "list"]));
+    assert!(list.contains("@dana") && list.contains("billing:4"), "{list}");
+    let json: serde_json::Value = serde_json::from_str(&run_ok(cmd(dir.path()).args(["agent", "list", "--json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    let out = run_ok(cmd(dir.path()).args(["token", "issue", "dana", "--revoke-others"]));
+    let second = out.lines().last().unwrap().trim();
+    assert_eq!(dana.me().await.unwrap_err().status(), Some(401), "revoked");
+    assert_eq!(dana.with_token(second).me().await.unwrap().handle, "dana");
+
+    let admin = Client::new(&server.base, &admin).unwrap();
+    let qid = admin.inbound(&helphive_question("c1", "refund please")).await.unwrap().question.id;
+    dana.with_token(second).claim(qid).await.unwrap();
+    run_ok(cmd(dir.path()).args(["agent", "disable", "@dana"]));
+    assert_eq!(dana.with_token(second).me().await.unwrap_err().status(), Some(401));
+    // The server's lease job is not needed: disabling returned the question at once.
+    assert_eq!(admin.question(qid).await.unwrap().question.state, QuestionState::Open);
+}
+
+fn helphive_question(id: &str, text: &str) -> helphive::store::NewInbound {
+    helphive::store::NewInbound {
+        channel: "webhook".into(),
+        external_id: id.into(),
+        customer: helphive::model::Customer { handle: format!("cust-{id}"), name: "Customer".into() },
+        text: text.into(),
+        conversation_id: None,
+        in_reply_to: None,
+        received_at: None,
+        priority: None,
+    }
+}
+
+#[derive(Default)]
+struct Acked {
+    questions: Vec<(String, i64)>,
+    claims: Vec<i64>,
+    replies: Vec<(i64, String)>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_write_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_token = add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(add_agent(
+            dir.path(),
+            &["--handle", &format!("w{i}"), "--name", "W", "--function", "billing", "--skill", "billing:3", "--capacity", "50"],
+        ));
+    }
+    let mut server = start_server(dir.path());
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let admin = Client::new(&server.base, &admin_token).unwrap();
+    // Four writers, each: a question in, claim it, reply to it; recording only what the server
+    // acknowledged. They run until the server dies under them.
+    let mut writers = Vec::new();
+    for (w, token) in tokens.iter().enumerate() {
+        let admin = admin.clone();
+        let agent = admin.with_token(token);
+        let acked = acked.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let ext = format!("w{w}-{i}");
+                let Ok(out) = admin.inbound(&helphive_question(&ext, "refund please")).await else { return };
+                acked.lock().unwrap().questions.push((ext.clone(), out.question.id));
+                if agent.claim(out.question.id).await.is_err() {
+                    return;
+                }
+                acked.lock().unwrap().claims.push(out.question.id);
+                let key = format!("key-{ext}");
+                if agent.reply(out.question.id, "Your refund is on its way.", &key).await.is_err() {
+                    return;
+                }
+                acked.lock().unwrap().replies.push((out.question.id, key));
+                if i % 3 == 2 && agent.resolve(out.question.id).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    // Let the stream run, then kill -9 in the middle of it.
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if acked.lock().unwrap().replies.len() >= 40 {
+            break;
+        }
+    }
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    server.child.wait().unwrap();
+    for w in writers {
+        tokio::time::timeout(Duration::from_secs(30), w).await.unwrap().unwrap();
+    }
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    assert!(acked.replies.len() >= 40);
+
+    let server = start_server(dir.path());
+    let admin = Client::new(&server.base, &admin_token).unwrap();
+    for (ext, id) in &acked.questions {
+        let d = admin.question(*id).await.unwrap_or_else(|e| panic!("question {ext} (#{id}) lost: {e}"));
+        assert_eq!(&d.question.external_id, ext);
+    }
+    for id in &acked.claims {
+        let d = admin.question(*id).await.unwrap();
+        let claimed_or_later = d.question.holder.is_some() || d.question.state == QuestionState::Resolved;
+        assert!(claimed_or_later, "claim on #{id} lost: {:?}", d.question.state);
+    }
+    for (id, key) in &acked.replies {
+        let d = admin.question(*id).await.unwrap();
+        assert!(
+            d.messages.iter().any(|m| m.idempotency_key.as_deref() == Some(key.as_str())),
+            "reply {key} on #{id} lost"
+        );
+    }
+    // And the event log has no holes.
+    let store = helphive::store::Store::open(&helphive::store::StoreOptions {
+        database: dir.path().join("data/helphive.db").display().to_string(),
+        durability: helphive::config::Durability::Normal,
+        events_retained: 100_000,
+    })
+    .await
+    .unwrap();
+    let events = store.events_since(0, 1_000_000).await.unwrap();
+    assert!(events.windows(2).all(|w| w[1].id == w[0].id + 1));
+    drop(server);
+}

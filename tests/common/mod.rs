@@ -1,0 +1,123 @@
+//! Test helpers: the real server on 127.0.0.1:0 with a fresh SQLite file, driven by the real
+//! client.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use helphive::client::Client;
+use helphive::clock::{Clock, ManualClock, SystemClock};
+use helphive::config::Config;
+use helphive::model::{Agent, Customer, Role, Skill};
+use helphive::server::{self, AppState};
+use helphive::store::{NewAgent, NewInbound, Store, StoreOptions};
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub state: AppState,
+    /// Signed in as the admin `root`.
+    pub admin: Client,
+    pub clock: Option<ManualClock>,
+    pub dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub struct Options {
+    pub config: Config,
+    pub manual_clock: Option<i64>,
+    pub jobs: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { config: Config::builtin(), manual_clock: None, jobs: false }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreOptions {
+        database: dir.path().join("helphive.db").display().to_string(),
+        durability: opts.config.server.durability,
+        events_retained: opts.config.server.events_retained,
+    })
+    .await
+    .unwrap();
+    let manual = opts.manual_clock.map(ManualClock::new);
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(c) => Arc::new(c.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let state = AppState::new(store.clone(), opts.config, clock, Some(SECRET));
+    let (_, token) = store
+        .add_agent(new_agent("root", "store", Role::Admin, &[]), state.functions(), state.now())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    if opts.jobs {
+        server::spawn_jobs(state.clone());
+    }
+    let app = server::app(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let base = format!("http://{addr}");
+    let admin = Client::new(&base, &token).unwrap();
+    TestApp { base, store, state, admin, clock: manual, dir, server }
+}
+
+pub fn new_agent(handle: &str, function: &str, role: Role, skills: &[(&str, u8)]) -> NewAgent {
+    NewAgent {
+        handle: handle.into(),
+        display_name: format!("Agent {handle}"),
+        function: function.into(),
+        role,
+        novice: false,
+        mentor: None,
+        capacity: 3,
+        skills: skills.iter().map(|(t, p)| Skill { topic: t.to_string(), proficiency: *p }).collect(),
+        signature: String::new(),
+    }
+}
+
+pub fn question(id: &str, customer: &str, text: &str) -> NewInbound {
+    NewInbound {
+        channel: "webhook".into(),
+        external_id: id.into(),
+        customer: Customer { handle: customer.into(), name: customer.into() },
+        text: text.into(),
+        conversation_id: None,
+        in_reply_to: None,
+        received_at: None,
+        priority: None,
+    }
+}
+
+impl TestApp {
+    /// Adds an agent through the API and returns a client signed in as them.
+    pub async fn agent(&self, new: NewAgent) -> (Agent, Client) {
+        let (agent, token) = self.admin.add_agent(&new).await.unwrap();
+        (agent, self.admin.with_token(&token))
+    }
+
+    pub async fn ask(&self, id: &str, text: &str) -> i64 {
+        self.admin.inbound(&question(id, &format!("cust-{id}"), text)).await.unwrap().question.id
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+}
