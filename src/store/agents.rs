@@ -216,7 +216,7 @@ impl Store {
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let sql = format!(
             "SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id ORDER BY a.function, a.handle"
         );
@@ -242,7 +242,7 @@ impl Store {
     }
 
     pub async fn agent_by_handle(&self, handle: &str) -> Result<Option<Agent>> {
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         load_agent_where(&mut conn, "a.handle = ?", handle.trim_start_matches('@')).await
     }
 
@@ -282,7 +282,7 @@ impl Store {
     async fn agent_by_handle_in_writer(&self, handle: &str) -> Result<Agent> {
         // Read through the writer so the caller sees its own write even before a reader's
         // snapshot catches up.
-        let mut conn = self.inner.writer.acquire().await?;
+        let mut conn = self.lock_writer().await?;
         load_agent_where(&mut conn, "a.handle = ?", handle)
             .await?
             .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))
@@ -313,7 +313,7 @@ impl Store {
     /// The agent a bearer token belongs to, if the token is valid and the agent enabled.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Agent>> {
         let hash = hash_token(token.trim());
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let row = sqlx::query(
             "SELECT t.agent_id FROM tokens t JOIN agents a ON a.id = t.agent_id \
              WHERE t.hash = ? AND t.revoked_at IS NULL AND a.disabled = 0",

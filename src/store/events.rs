@@ -9,7 +9,7 @@ use crate::model::Event;
 impl Store {
     /// Events after `after`, oldest first, at most `limit`.
     pub async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let rows = sqlx::query(
             "SELECT id, at, kind, question_id, actor, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
         )
@@ -34,7 +34,7 @@ impl Store {
 
     /// The oldest event still kept and the newest written (0 and 0 when there are none).
     pub async fn event_bounds(&self) -> Result<(i64, i64)> {
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let row = sqlx::query(
             "SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM events",
         )

@@ -2,7 +2,7 @@
 //! transaction together with the row that records it, so a crash mid-migration leaves the
 //! database at the previous version.
 
-use sqlx::SqlitePool;
+use sqlx::SqliteConnection;
 use sqlx::Row;
 
 use crate::error::Result;
@@ -10,18 +10,16 @@ use crate::error::Result;
 /// (version, SQL). Append only: a released migration is never edited.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
 
-pub async fn apply(pool: &SqlitePool) -> Result<()> {
-    let mut conn = pool.acquire().await?;
+pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .execute(&mut *conn)
     .await?;
-    drop(conn);
     for (version, sql) in MIGRATIONS {
         // Checked inside the write transaction: two processes starting together (the server and
         // the admin CLI) must not both apply the same migration.
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let current: i64 =
             sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
                 .fetch_one(&mut *tx)

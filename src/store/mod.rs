@@ -2,10 +2,12 @@
 //! database, in domain words (claim, reply, approve…). No SQL or sqlx type leaves this module, so
 //! a PostgreSQL backend can be added here without touching the API layer.
 //!
-//! SQLite layout: one writer connection, guarded by a mutex that is held from `BEGIN IMMEDIATE`
-//! to after the events are published, so events reach subscribers in id order; a pool of read-only
-//! connections for everything else (WAL lets them read while the writer writes). Every state
-//! change and the event that tells of it are written in the same transaction.
+//! SQLite layout: one writer connection behind a mutex that is held from `BEGIN IMMEDIATE` to
+//! after the events are published, so writes serialise (racing claims: one wins) and events reach
+//! subscribers in id order; a pool of read-only connections for everything else (WAL lets them
+//! read while the writer writes). Every state change and the event that tells of it are written
+//! in the same transaction. The writer is a plain connection, not a pool of one: taking it from a
+//! pool cost more than a whole small transaction.
 
 mod agents;
 mod events;
@@ -18,11 +20,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
@@ -49,9 +55,12 @@ pub struct Store {
 }
 
 struct Inner {
-    writer: SqlitePool,
-    readers: SqlitePool,
-    write_lock: Arc<Mutex<()>>,
+    writer: Arc<Mutex<SqliteConnection>>,
+    /// `None` for an in-memory database, whose only connection is the writer.
+    readers: Option<SqlitePool>,
+    /// Set when a write transaction was dropped unfinished (an error, a cancelled request): the
+    /// next user of the writer rolls it back first.
+    dirty: Arc<AtomicBool>,
     events: broadcast::Sender<Event>,
     events_retained: u32,
     memory: bool,
@@ -68,41 +77,35 @@ impl Store {
                 Durability::Full => SqliteSynchronous::Full,
             });
         let (writer, readers) = if memory {
-            // Every connection to ":memory:" is a database of its own, so one connection serves
-            // reads and writes alike.
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(Duration::from_secs(60))
-                .connect_with(connect)
-                .await?;
-            (pool.clone(), pool)
+            // Every connection to ":memory:" is a database of its own, so the writer serves
+            // reads too.
+            let mut writer = connect.connect().await?;
+            migrations::apply(&mut writer).await?;
+            (writer, None)
         } else {
             let connect = connect.journal_mode(SqliteJournalMode::Wal).create_if_missing(true);
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(60))
-                .connect_with(connect.clone())
-                .await?;
-            migrations::apply(&writer).await?;
+            let parent = connect.get_filename().parent().map(Path::to_path_buf);
+            if let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    Error::invalid(format!("cannot create the database directory {}: {e}", dir.display()))
+                })?;
+            }
+            let mut writer = connect.clone().connect().await?;
+            migrations::apply(&mut writer).await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(60))
                 .connect_with(connect.read_only(true))
                 .await?;
-            (writer, readers)
+            (writer, Some(readers))
         };
-        if memory {
-            migrations::apply(&writer).await?;
-        }
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
             inner: Arc::new(Inner {
-                writer,
+                writer: Arc::new(Mutex::new(writer)),
                 readers,
-                write_lock: Arc::new(Mutex::new(())),
+                dirty: Arc::new(AtomicBool::new(false)),
                 events,
                 events_retained: options.events_retained.max(100),
                 memory,
@@ -129,38 +132,92 @@ impl Store {
         self.inner.events.subscribe()
     }
 
-    fn readers(&self) -> &SqlitePool {
-        &self.inner.readers
+    /// The writer connection, rolled back first if an earlier transaction was left unfinished.
+    async fn lock_writer(&self) -> Result<OwnedMutexGuard<SqliteConnection>> {
+        let mut conn = self.inner.writer.clone().lock_owned().await;
+        if self.inner.dirty.swap(false, Ordering::SeqCst) {
+            // SQLite may have rolled back already (some errors do that itself); then this
+            // fails harmlessly.
+            if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                tracing::debug!(error = %e, "rollback of an unfinished transaction");
+            }
+        }
+        Ok(conn)
     }
 
-    /// Starts a write transaction. Writes are serialised through one connection; `BEGIN
-    /// IMMEDIATE` takes SQLite's write lock at once, so a second process (the admin CLI) waits on
-    /// the busy timeout instead of failing half-way.
+    /// A connection for reading.
+    async fn read(&self) -> Result<ReadConn> {
+        Ok(match &self.inner.readers {
+            Some(pool) => ReadConn::Pool(pool.acquire().await?),
+            None => ReadConn::Writer(self.lock_writer().await?),
+        })
+    }
+
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at once, so a
+    /// second process (the admin CLI) waits on the busy timeout instead of failing half-way.
     async fn write(&self, now: Millis) -> Result<WriteTx> {
-        let guard = self.inner.write_lock.clone().lock_owned().await;
-        let tx = self.inner.writer.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, events: Vec::new(), now, _guard: guard, store: self.clone() })
+        let mut conn = self.lock_writer().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        Ok(WriteTx { conn, open: true, events: Vec::new(), now, store: self.clone() })
     }
 
     pub async fn close(&self) {
-        self.inner.readers.close().await;
-        self.inner.writer.close().await;
+        if let Some(pool) = &self.inner.readers {
+            pool.close().await;
+        }
+        let conn = self.inner.writer.lock().await;
+        drop(conn);
+    }
+}
+
+/// A read connection: from the pool, or the writer itself for an in-memory database.
+enum ReadConn {
+    Pool(PoolConnection<Sqlite>),
+    Writer(OwnedMutexGuard<SqliteConnection>),
+}
+
+impl Deref for ReadConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Writer(c) => c,
+        }
+    }
+}
+
+impl DerefMut for ReadConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            ReadConn::Pool(c) => c,
+            ReadConn::Writer(c) => c,
+        }
     }
 }
 
 /// A write transaction with the events it will publish once committed. Dropped without
-/// `commit`, it rolls back and publishes nothing.
+/// `commit`, it is rolled back (by the next user of the writer) and publishes nothing.
 struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    conn: OwnedMutexGuard<SqliteConnection>,
+    open: bool,
     events: Vec<Event>,
     now: Millis,
     store: Store,
-    _guard: OwnedMutexGuard<()>,
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Set while the writer is still locked (the guard drops after this), so nobody can
+            // use the connection before seeing the flag.
+            self.store.inner.dirty.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 impl WriteTx {
     fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
+        &mut self.conn
     }
 
     /// Records an event in this transaction.
@@ -194,16 +251,16 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Commits, then publishes the events while still holding the write lock, so subscribers see
+    /// Commits, then publishes the events while still holding the writer, so subscribers see
     /// them in id order.
-    async fn commit(self) -> Result<Vec<Event>> {
-        let WriteTx { tx, events, store, _guard, .. } = self;
-        tx.commit().await?;
+    async fn commit(mut self) -> Result<Vec<Event>> {
+        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+        self.open = false;
+        let events = std::mem::take(&mut self.events);
         for e in &events {
             // No subscribers is fine: the events are in the table for whoever comes later.
-            let _ = store.inner.events.send(e.clone());
+            let _ = self.store.inner.events.send(e.clone());
         }
-        drop(_guard);
         Ok(events)
     }
 }

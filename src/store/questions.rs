@@ -828,7 +828,7 @@ impl Store {
         if reviewer.role < Role::Mentor {
             return Err(Error::forbidden("only mentors, leads and admins review replies"));
         }
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let sql = format!(
             "{MESSAGE_SELECT} JOIN agents n ON n.id = m.agent_id \
              WHERE m.status = 'awaiting_approval' AND (? OR n.mentor_id = ?) ORDER BY m.id"
@@ -850,7 +850,7 @@ impl Store {
     /// Returns every question whose lease ran out to the queue; returns how many.
     pub async fn expire_leases(&self, now: Millis) -> Result<usize> {
         // A cheap read first: the common case is nothing to do, and then no write lock is taken.
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let due = sqlx::query("SELECT 1 FROM questions WHERE state = 'claimed' AND lease_until < ? LIMIT 1")
             .bind(now)
             .fetch_optional(&mut *conn)
@@ -875,7 +875,7 @@ impl Store {
     }
 
     pub async fn question(&self, qid: i64) -> Result<QuestionDetail> {
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let question = must_load(&mut conn, qid).await?;
         let sql = format!("{MESSAGE_SELECT} WHERE m.question_id = ? ORDER BY m.id");
         let messages = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -928,7 +928,7 @@ impl Store {
             conditions.push("q.holder_id = ?");
             binds.push(Bind::Int(h));
         }
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let where_all = if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") };
         let count_sql = format!("SELECT COUNT(*) AS n FROM questions q WHERE {where_all}");
         let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));

@@ -89,7 +89,7 @@ impl Store {
     pub async fn stats(&self, functions: &[String], now: Millis) -> Result<Stats> {
         let day_start = now - now.rem_euclid(DAY);
         let hour_ago = now - HOUR;
-        let mut conn = self.readers().acquire().await?;
+        let mut conn = self.read().await?;
         let mut by_function: BTreeMap<String, FunctionStats> = functions
             .iter()
             .map(|f| (f.clone(), FunctionStats { function: f.clone(), ..Default::default() }))

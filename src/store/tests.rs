@@ -156,7 +156,7 @@ async fn only_the_holder_replies_and_a_retry_is_stored_once() {
     assert_eq!(detail.question.first_response_at, Some(T0 + 5 * MIN));
     assert_eq!(detail.question.awaiting_since, None);
     assert_eq!(detail.question.answered_by.as_deref(), Some("dana"));
-    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(fx.store.readers()).await.unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&mut *fx.store.read().await.unwrap()).await.unwrap();
     assert_eq!(outbox, 1);
     // An empty reply is refused, not stored.
     assert!(matches!(
@@ -206,7 +206,7 @@ async fn a_novice_reply_waits_for_the_mentor() {
     assert_eq!(q2.first_response_at, Some(T0 + 4 * MIN), "approval time counts");
     let err = fx.store.approve(m2.id, &maya, None, LEASE, T0).await.unwrap_err();
     assert_eq!(conflict_code(err), "not_pending");
-    let outbox: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM outbox").fetch_all(fx.store.readers()).await.unwrap();
+    let outbox: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM outbox").fetch_all(&mut *fx.store.read().await.unwrap()).await.unwrap();
     assert_eq!(outbox, vec![m2.id]);
 }
 
@@ -475,7 +475,7 @@ async fn tokens_are_hashed_and_disabling_revokes_them() {
         )
         .await
         .unwrap();
-    let stored: Vec<String> = sqlx::query_scalar("SELECT hash FROM tokens").fetch_all(fx.store.readers()).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT hash FROM tokens").fetch_all(&mut *fx.store.read().await.unwrap()).await.unwrap();
     assert_eq!(stored, vec![hash_token(&token)]);
     assert!(!stored[0].contains(&token));
     assert_eq!(fx.store.authenticate(&token).await.unwrap().unwrap().handle, "dana");
@@ -527,4 +527,37 @@ async fn bad_inbound_is_refused_with_a_reason() {
         assert!(err.to_string().contains(needle), "{err} should mention {needle}");
     }
     assert_eq!(fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn an_unfinished_write_leaves_no_trace() {
+    // A request cancelled half-way (client gone) or failing after its first statement drops its
+    // transaction; nothing of it may become visible, on disk or in memory.
+    let dir = tempfile::tempdir().unwrap();
+    for database in ["sqlite::memory:".to_string(), dir.path().join("t.db").display().to_string()] {
+        let store = Store::open(&StoreOptions { database, durability: crate::config::Durability::Normal, events_retained: 1000 })
+            .await
+            .unwrap();
+        let mut live = store.subscribe();
+        {
+            let mut tx = store.write(T0).await.unwrap();
+            sqlx::query("UPDATE agents SET handle = 'x'").execute(tx.conn()).await.unwrap();
+            tx.event("test.partial", None, None, serde_json::json!({})).await.unwrap();
+            // dropped here without commit
+        }
+        let fx_functions = vec!["billing".to_string()];
+        let (a, _) = store
+            .add_agent(
+                NewAgent { handle: "dana".into(), display_name: "D".into(), function: "billing".into(), role: Role::Agent, novice: false, mentor: None, capacity: 1, skills: vec![], signature: String::new() },
+                &fx_functions,
+                T0,
+            )
+            .await
+            .unwrap();
+        let events = store.events_since(0, 10).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), [event_kind::AGENT_ADDED]);
+        assert_eq!(live.try_recv().unwrap().kind, event_kind::AGENT_ADDED, "the dropped event was never published");
+        assert_eq!(store.agents().await.unwrap().len(), 1);
+        assert_eq!(a.handle, "dana");
+    }
 }
