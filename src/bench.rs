@@ -240,7 +240,18 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
     println!("setting up {n} agents and questions for the store phase ...");
     let (store, agents) = setup(&db("store.db"), &opts.config, n).await?;
     println!("phase 1/3: store (no HTTP), every agent back-to-back ...");
+    // The same background checkpoints the server runs.
+    let checkpoints = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = store.checkpoint().await;
+            }
+        })
+    };
     let raw = report("store, saturated", run_store_phase(&store, &agents, opts.seconds).await, opts.seconds as f64);
+    checkpoints.abort();
     store.close().await;
 
     println!("setting up {n} agents and questions for the API phases ...");
@@ -250,6 +261,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let jobs = server::spawn_jobs(state.clone());
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, server::app(state)).await;
     });
@@ -263,6 +275,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         opts.seconds as f64,
     );
     server.abort();
+    jobs.abort();
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 

@@ -80,7 +80,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background jobs: returning expired leases to the queue and pruning old events.
+/// Starts the background jobs: returning expired leases to the queue, checkpointing the
+/// database, and pruning old events.
 pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(state.config.server.lease_check_seconds as u64);
@@ -94,6 +95,9 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(k) => tracing::info!(count = k, "returned expired claims to the queue"),
                 Err(e) => tracing::warn!(error = %e, "lease expiry failed; will retry"),
+            }
+            if let Err(e) = state.store.checkpoint().await {
+                tracing::warn!(error = %e, "checkpoint failed; will retry");
             }
             if n % 60 == 0 {
                 if let Err(e) = state.store.prune_events(state.now()).await {

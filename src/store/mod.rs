@@ -20,7 +20,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::time::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::pool::PoolConnection;
@@ -37,7 +39,10 @@ pub use stats::{AgentStats, FunctionStats, Stats};
 
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::model::{Event, Millis};
+use crate::model::{Agent, Event, Millis};
+
+/// How long a token check is remembered; see [`Store::authenticate`].
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// How the store is opened.
 #[derive(Debug, Clone)]
@@ -58,11 +63,15 @@ struct Inner {
     writer: Arc<Mutex<SqliteConnection>>,
     /// `None` for an in-memory database, whose only connection is the writer.
     readers: Option<SqlitePool>,
+    /// Runs WAL checkpoints outside the write path (file databases only).
+    checkpointer: Option<Mutex<SqliteConnection>>,
     /// Set when a write transaction was dropped unfinished (an error, a cancelled request): the
     /// next user of the writer rolls it back first.
     dirty: Arc<AtomicBool>,
     events: broadcast::Sender<Event>,
     events_retained: u32,
+    /// Token hash → the agent it signed in, and when that was read.
+    sessions: std::sync::Mutex<HashMap<String, (Agent, Instant)>>,
     memory: bool,
 }
 
@@ -90,24 +99,35 @@ impl Store {
                     Error::invalid(format!("cannot create the database directory {}: {e}", dir.display()))
                 })?;
             }
-            let mut writer = connect.clone().connect().await?;
+            // Checkpoints (copying the WAL into the database file, with a disk flush) run in the
+            // background job through their own connection (`checkpoint`), not inside a request's
+            // commit. The writer still checkpoints by itself if the WAL grows past ~40 MB, in case
+            // no job runs (the admin CLI).
+            let mut writer = connect.clone().pragma("wal_autocheckpoint", "10000").connect().await?;
             migrations::apply(&mut writer).await?;
+            let checkpointer = connect.clone().connect().await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(8)
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(60))
                 .connect_with(connect.read_only(true))
                 .await?;
-            (writer, Some(readers))
+            (writer, Some((readers, checkpointer)))
+        };
+        let (readers, checkpointer) = match readers {
+            Some((r, c)) => (Some(r), Some(Mutex::new(c))),
+            None => (None, None),
         };
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: Arc::new(Mutex::new(writer)),
                 readers,
+                checkpointer,
                 dirty: Arc::new(AtomicBool::new(false)),
                 events,
                 events_retained: options.events_retained.max(100),
+                sessions: Default::default(),
                 memory,
             }),
         })
@@ -145,6 +165,27 @@ impl Store {
         Ok(conn)
     }
 
+    fn cached_session(&self, hash: &str) -> Option<Agent> {
+        let sessions = self.inner.sessions.lock().ok()?;
+        let (agent, at) = sessions.get(hash)?;
+        (at.elapsed() < AUTH_CACHE_TTL).then(|| agent.clone())
+    }
+
+    fn remember_session(&self, hash: String, agent: Agent) {
+        if let Ok(mut sessions) = self.inner.sessions.lock() {
+            if sessions.len() > 10_000 {
+                sessions.retain(|_, (_, at)| at.elapsed() < AUTH_CACHE_TTL);
+            }
+            sessions.insert(hash, (agent, Instant::now()));
+        }
+    }
+
+    fn forget_sessions(&self) {
+        if let Ok(mut sessions) = self.inner.sessions.lock() {
+            sessions.clear();
+        }
+    }
+
     /// A connection for reading.
     async fn read(&self) -> Result<ReadConn> {
         Ok(match &self.inner.readers {
@@ -161,7 +202,18 @@ impl Store {
         Ok(WriteTx { conn, open: true, events: Vec::new(), now, store: self.clone() })
     }
 
+    /// Copies committed pages from the WAL into the database file, without blocking writers
+    /// (a passive checkpoint). The background job calls this every second.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if let Some(c) = &self.inner.checkpointer {
+            let mut conn = c.lock().await;
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
+        let _ = self.checkpoint().await;
         if let Some(pool) = &self.inner.readers {
             pool.close().await;
         }
