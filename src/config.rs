@@ -191,11 +191,10 @@ impl Config {
 
     /// The webhook secret: `HELPHIVE_WEBHOOK_SECRET`, then `secret_file`, then `secret`.
     pub fn webhook_secret(&self) -> Result<Option<String>, ConfigError> {
-        if let Ok(s) = std::env::var("HELPHIVE_WEBHOOK_SECRET") {
-            if !s.trim().is_empty() {
+        if let Ok(s) = std::env::var("HELPHIVE_WEBHOOK_SECRET")
+            && !s.trim().is_empty() {
                 return Ok(Some(s.trim().to_string()));
             }
-        }
         if !self.webhook.secret_file.is_empty() {
             let path = PathBuf::from(&self.webhook.secret_file);
             let text = std::fs::read_to_string(&path)

@@ -1,5 +1,6 @@
 //! The HTTP API against the real server (in-process, on 127.0.0.1) with a real SQLite file,
 //! driven by the real client.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The `helphive` binary as an admin uses it: help texts, the admin commands on the server's
 //! database, configuration lookup, and durability across `kill -9`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -288,4 +289,22 @@ async fn every_acknowledged_write_survives_kill_9() {
     let events = store.events_since(0, 1_000_000).await.unwrap();
     assert!(events.windows(2).all(|w| w[1].id == w[0].id + 1));
     drop(server);
+}
+
+#[tokio::test]
+async fn serve_runs_on_an_in_memory_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cmd(dir.path())
+        .args(["--database", "sqlite::memory:", "serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
+    let server = Server { child, base };
+    let r = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!dir.path().join("data/helphive.db").exists(), "nothing written to disk");
 }

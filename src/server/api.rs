@@ -94,11 +94,10 @@ async fn queue(
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::bad_request(format!("limit '{v}': use a number from 1 to 500")))?,
     };
-    if let Some(f) = params.get("function") {
-        if !s.config.has_function(f) {
+    if let Some(f) = params.get("function")
+        && !s.config.has_function(f) {
             return Err(ApiError::bad_request(format!("unknown function '{f}'")));
         }
-    }
     let filter = QueueFilter {
         state,
         function: params.get("function").cloned(),
@@ -172,7 +171,7 @@ async fn note(
     Body(b): Body<NoteBody>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
-    Ok((StatusCode::CREATED, Json(s.store.note(id, &me, &b.body, s.now()).await?)))
+    Ok((StatusCode::CREATED, Json(s.store.note(id, &me, &b.body, s.lease_ms(), s.now()).await?)))
 }
 
 #[derive(Deserialize)]

@@ -99,11 +99,10 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.store.checkpoint().await {
                 tracing::warn!(error = %e, "checkpoint failed; will retry");
             }
-            if n % 60 == 0 {
-                if let Err(e) = state.store.prune_events(state.now()).await {
+            if n.is_multiple_of(60)
+                && let Err(e) = state.store.prune_events(state.now()).await {
                     tracing::warn!(error = %e, "event pruning failed; will retry");
                 }
-            }
         }
     })
 }

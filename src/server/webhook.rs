@@ -12,11 +12,10 @@ type HmacSha256 = Hmac<Sha256>;
 /// The signing key a secret stands for: the base64 after `whsec_`, else the text's own bytes.
 pub fn secret_key(secret: &str) -> Vec<u8> {
     let s = secret.trim();
-    if let Some(b64) = s.strip_prefix("whsec_") {
-        if let Ok(key) = STANDARD.decode(b64) {
+    if let Some(b64) = s.strip_prefix("whsec_")
+        && let Ok(key) = STANDARD.decode(b64) {
             return key;
         }
-    }
     s.as_bytes().to_vec()
 }
 

@@ -134,7 +134,7 @@ impl Store {
         if new.display_name.trim().is_empty() || new.display_name.chars().count() > 80 {
             return Err(Error::invalid("display name must be 1 to 80 characters"));
         }
-        if !known_functions.iter().any(|f| *f == new.function) {
+        if !known_functions.contains(&new.function) {
             return Err(Error::invalid(format!(
                 "unknown function '{}'; known: {}",
                 new.function,

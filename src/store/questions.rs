@@ -519,6 +519,7 @@ impl Store {
 
     /// Hands a question to another function (back to the queue there) or straight to a
     /// colleague, with an internal note so the context travels with it.
+    #[allow(clippy::too_many_arguments)] // each is a separate piece of the request
     pub async fn transfer(
         &self,
         qid: i64,
@@ -665,11 +666,10 @@ impl Store {
         now: Millis,
     ) -> Result<Message> {
         check_body(body)?;
-        if let Some(k) = idempotency_key {
-            if k.is_empty() || k.len() > 128 {
+        if let Some(k) = idempotency_key
+            && (k.is_empty() || k.len() > 128) {
                 return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
             }
-        }
         let mut tx = self.write(now).await?;
         if let Some(k) = idempotency_key {
             let sql = format!("{MESSAGE_SELECT} WHERE m.agent_id = ? AND m.idempotency_key = ?");
@@ -740,11 +740,19 @@ impl Store {
 
     /// Adds an internal note. Any employee may leave one on any question: notes are how context
     /// travels with a hand-off. They are never posted.
-    pub async fn note(&self, qid: i64, agent: &Agent, body: &str, now: Millis) -> Result<Message> {
+    pub async fn note(&self, qid: i64, agent: &Agent, body: &str, lease_ms: i64, now: Millis) -> Result<Message> {
         check_body(body)?;
         let mut tx = self.write(now).await?;
-        must_load(tx.conn(), qid).await?;
+        let q = must_load(tx.conn(), qid).await?;
         let mid = insert_note(&mut tx, qid, agent, body).await?;
+        if q.state == QuestionState::Claimed && q.holder.as_deref() == Some(agent.handle.as_str()) {
+            // The holder is working on it: a note renews the lease like a reply does.
+            sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
+                .bind(now + lease_ms)
+                .bind(qid)
+                .execute(tx.conn())
+                .await?;
+        }
         let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("note vanished".into()))?;
         question_event(&mut tx, event_kind::NOTE_ADDED, qid, Some(&agent.handle), serde_json::json!({ "message": &m })).await?;
         tx.commit().await?;
@@ -1002,11 +1010,10 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
             return Err(Error::invalid(format!("{name} must be 1 to 256 characters when given")));
         }
     }
-    if let Some(p) = msg.priority {
-        if !(-10..=10).contains(&p) {
+    if let Some(p) = msg.priority
+        && !(-10..=10).contains(&p) {
             return Err(Error::invalid("priority must be from -10 to 10"));
         }
-    }
     check_body(&msg.text)
 }
 

@@ -95,6 +95,11 @@ async fn a_claim_is_exclusive_and_names_the_holder() {
     // Claiming again as the holder renews the lease.
     let renewed = fx.store.claim(q.id, &dana, LEASE, T0 + 30_000).await.unwrap();
     assert_eq!(renewed.lease_until, Some(T0 + 30_000 + LEASE));
+    // Working on it renews too: a note from the holder (a colleague's note does not).
+    fx.store.note(q.id, &lee, "I know this customer", LEASE, T0 + 35_000).await.unwrap();
+    assert_eq!(fx.store.question(q.id).await.unwrap().question.lease_until, Some(T0 + 30_000 + LEASE));
+    fx.store.note(q.id, &dana, "checking the order", LEASE, T0 + 40_000).await.unwrap();
+    assert_eq!(fx.store.question(q.id).await.unwrap().question.lease_until, Some(T0 + 40_000 + LEASE));
 }
 
 #[tokio::test]
@@ -348,7 +353,7 @@ async fn every_change_is_an_event_with_increasing_ids() {
     let q = fx.ask("m1", "ann", "refund", T0).await.question;
     let mut live = fx.store.subscribe();
     fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
-    fx.store.note(q.id, &dana, "checking the order", T0).await.unwrap();
+    fx.store.note(q.id, &dana, "checking the order", LEASE, T0).await.unwrap();
     fx.store.reply(q.id, &dana, "done", None, LEASE, T0).await.unwrap();
     fx.store.resolve(q.id, &dana, T0).await.unwrap();
     assert_eq!(
