@@ -13,6 +13,7 @@ pub mod model;
 pub mod routing;
 pub mod server;
 pub mod store;
+pub mod text;
 
 use std::path::PathBuf;
 
