@@ -249,6 +249,22 @@ impl Client {
         self.post(&format!("/api/v1/questions/{id}/reopen"), None).await
     }
 
+    /// Tells colleagues you are looking at a question.
+    pub async fn mark_viewing(&self, id: i64) -> ClientResult<()> {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/questions/{id}/viewing", self.base))
+            .timeout(Duration::from_secs(10))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(decode::<Value>(resp).await.err().unwrap_or(ClientError::Protocol("unexpected answer".into())))
+    }
+
     pub async fn approvals(&self) -> ClientResult<Vec<(Message, Question)>> {
         let v: Value = self.get("/api/v1/approvals").await?;
         let items = v["items"].as_array().cloned().unwrap_or_default();

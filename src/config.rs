@@ -15,6 +15,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config.example.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    pub client: ClientConfig,
     pub webhook: WebhookConfig,
     pub routing: RoutingConfig,
     pub functions: Vec<FunctionConfig>,
@@ -31,6 +32,50 @@ pub struct ServerConfig {
     pub lease_check_seconds: u32,
     pub max_body_bytes: usize,
     pub events_retained: u32,
+}
+
+/// The terminal's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub server: String,
+    pub token_file: String,
+    pub theme: Theme,
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, KeyList>,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Color,
+    Mono,
+}
+
+/// One key or several for an action.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyList::One(k) => vec![k.as_str()],
+            KeyList::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -269,6 +314,16 @@ mod tests {
         assert_eq!(c.functions.len(), 6);
         assert!(c.topic("billing").is_some());
         assert_eq!(c.routing.default_topic, "general");
+        assert_eq!(c.client.server, "http://127.0.0.1:7878");
+        assert!(c.client.templates.len() >= 3);
+        assert!(c.client.keys.is_empty(), "the example changes no keys");
+    }
+
+    #[test]
+    fn client_keys_take_one_key_or_several() {
+        let c = Config::from_toml_str("[client.keys]\nclaim = \"C\"\nnext = [\"n\", \"ctrl-n\"]\n", "t").unwrap();
+        assert_eq!(c.client.keys["claim"].keys(), ["C"]);
+        assert_eq!(c.client.keys["next"].keys(), ["n", "ctrl-n"]);
     }
 
     #[test]

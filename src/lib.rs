@@ -14,6 +14,7 @@ pub mod routing;
 pub mod server;
 pub mod store;
 pub mod text;
+pub mod tui;
 
 use std::path::PathBuf;
 

@@ -23,7 +23,6 @@ use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
                   lease), answer it, and hand it on with its context; shift leads watch live statistics.\n\n\
                   Run `helphive serve` for a team, add employees with `helphive agent add`, and talk \
                   to the API under /api/v1 (see /api/v1/openapi.json).",
-    arg_required_else_help = true
 )]
 struct Cli {
     /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the config directory,
@@ -33,12 +32,31 @@ struct Cli {
     /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (overrides server.database).
     #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
+    /// Server for the terminal, dashboard and stats (overrides client.server).
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token for the terminal, dashboard and stats (beware: visible in the process list;
+    /// prefer --token-file or HELPHIVE_TOKEN).
+    #[arg(long, global = true, value_name = "TOKEN")]
+    token: Option<String>,
+    /// File holding the bearer token (overrides client.token_file).
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Without a command: open the agent terminal on the shared queue.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the terminal straight on the shift lead's dashboard.
+    Dashboard,
+    /// Print the queue statistics once (for scripts: --json).
+    Stats {
+        /// Print the numbers as JSON, as the API returns them.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the help desk server: HTTP API, live events, lease expiry.
     Serve {
         /// Address to listen on (overrides server.bind), e.g. 0.0.0.0:7878.
@@ -72,7 +90,7 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 enum AgentCommand {
     /// Add an employee and print their first token (shown once).
     Add {
@@ -158,13 +176,86 @@ async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, Stri
     .map_err(|e| format!("cannot open database {database}: {e}"))
 }
 
+/// The client for the terminal commands: server and token from the options, the environment or
+/// the configuration.
+fn terminal_client(cli: &Cli, config: &Config) -> Result<helphive::client::Client, String> {
+    let server = cli.server.clone().unwrap_or_else(|| config.client.server.clone());
+    let token = match (&cli.token, &cli.token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => read_token(f)?,
+        (None, None) => match std::env::var("HELPHIVE_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => {
+                let file = if config.client.token_file.is_empty() {
+                    helphive::config::data_dir().map(|d| d.join("token"))
+                } else {
+                    Some(PathBuf::from(&config.client.token_file))
+                };
+                match file {
+                    Some(f) if f.exists() => read_token(&f)?,
+                    Some(f) => {
+                        return Err(format!(
+                            "no token: give --token-file FILE, set HELPHIVE_TOKEN, or put your token in {} \
+                             (`helphive agent add` and `helphive token issue` print one)",
+                            f.display()
+                        ));
+                    }
+                    None => return Err("no token: give --token-file FILE or set HELPHIVE_TOKEN".into()),
+                }
+            }
+        },
+    };
+    helphive::client::Client::new(&server, token.trim()).map_err(|e| e.to_string())
+}
+
+fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let t = std::fs::read_to_string(path).map_err(|e| format!("cannot read token file {}: {e}", path.display()))?;
+    let t = t.trim().to_string();
+    if t.is_empty() {
+        return Err(format!("token file {} is empty", path.display()));
+    }
+    Ok(t)
+}
+
+/// The terminal draws on stdout, so its logs go to a file in the data directory.
+fn init_file_logging() {
+    use tracing_subscriber::EnvFilter;
+    let Some(dir) = helphive::config::data_dir() else { return };
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("helphive.log")) else { return };
+    let filter = EnvFilter::try_from_env("HELPHIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).try_init();
+}
+
+async fn open_terminal(cli: &Cli, config: &Config, view: helphive::tui::app::View) -> Result<(), String> {
+    init_file_logging();
+    let client = terminal_client(cli, config)?;
+    helphive::tui::run(client, config, helphive::tui::TuiOptions { view, now: now_ms }).await
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let (config, origin) = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     let db = cli.database.as_deref();
-    match cli.command {
+    let Some(command) = &cli.command else {
+        return open_terminal(&cli, &config, helphive::tui::app::View::Queue).await;
+    };
+    match command {
+        Command::Dashboard => open_terminal(&cli, &config, helphive::tui::app::View::Dashboard).await,
+        Command::Stats { json } => {
+            let client = terminal_client(&cli, &config)?;
+            let stats = client.stats().await.map_err(|e| e.to_string())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", helphive::tui::stats_text(&stats));
+            }
+            Ok(())
+        }
         Command::Serve { bind } => {
             init_logging();
-            let bind = bind.unwrap_or_else(|| config.server.bind.clone());
+            let bind = bind.clone().unwrap_or_else(|| config.server.bind.clone());
             let addr: SocketAddr = bind
                 .parse()
                 .map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
@@ -173,7 +264,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
-            let state = AppState::new(store, config, Arc::new(SystemClock), secret.as_deref());
+            let state = AppState::new(store, config.clone(), Arc::new(SystemClock), secret.as_deref());
             tracing::info!(config = %origin, "configuration loaded");
             server::serve(state, addr, |local| {
                 // One line on stdout that scripts (and tests) can wait for.
@@ -183,6 +274,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot serve on {addr}: {e}"))
         }
         Command::Agent { command } => {
+            let command = command.clone();
             let store = open_store(db, &config).await?;
             let functions: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
             match command {
@@ -254,7 +346,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Token { command: TokenCommand::Issue { handle, revoke_others } } => {
             let store = open_store(db, &config).await?;
-            let token = store.issue_token(&handle, revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
+            let token = store.issue_token(handle, *revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
             println!("token for @{} (shown once; only its hash is stored):", handle.trim_start_matches('@'));
             println!("{token}");
             Ok(())
@@ -265,11 +357,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Bench { agents, seconds, think_ms } => {
             helphive::bench::run(helphive::bench::BenchOptions {
-                agents,
-                seconds,
-                think_ms,
+                agents: *agents,
+                seconds: *seconds,
+                think_ms: *think_ms,
                 database: db.map(str::to_string),
-                config,
+                config: config.clone(),
             })
             .await
         }

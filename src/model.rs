@@ -309,6 +309,8 @@ pub mod event_kind {
     pub const QUESTION_TRANSFERRED: &str = "question.transferred";
     pub const QUESTION_RESOLVED: &str = "question.resolved";
     pub const QUESTION_REOPENED: &str = "question.reopened";
+    /// Someone opened the question: not a change of the question, a hint for colleagues.
+    pub const QUESTION_VIEWING: &str = "question.viewing";
     pub const REPLY_SENT: &str = "reply.sent";
     pub const REPLY_AWAITING_APPROVAL: &str = "reply.awaiting_approval";
     pub const REPLY_APPROVED: &str = "reply.approved";

@@ -186,7 +186,7 @@ fn x_weight(c: char) -> usize {
 fn is_emoji_grapheme(g: &str) -> bool {
     g.chars().any(|c| {
         matches!(c as u32,
-            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x1F1E6..=0x1F1FF | 0xFE0F | 0x200D)
+            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
     })
 }
 

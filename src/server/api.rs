@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/questions/{id}/transfer", post(transfer))
         .route("/questions/{id}/resolve", post(resolve))
         .route("/questions/{id}/reopen", post(reopen))
+        .route("/questions/{id}/viewing", post(viewing))
         .route("/approvals", get(approvals))
         .route("/messages/{id}/approve", post(approve))
         .route("/messages/{id}/reject", post(reject))
@@ -209,6 +210,13 @@ async fn resolve(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<S
 async fn reopen(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     Ok(Json(s.store.reopen(id, &me, s.now()).await?))
+}
+
+/// Tells colleagues "I am looking at this" (shown next to the question in their queues).
+async fn viewing(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    s.store.viewing(id, &me, s.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn approvals(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {

@@ -32,6 +32,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/questions/{id}/transfer", "agent", "Hand a question to a function (back to its queue) or to a colleague, with an optional note that travels with it.", Some("Transfer")),
     op("post", "/api/v1/questions/{id}/resolve", "agent", "Mark a question done (holder, or a lead).", None),
     op("post", "/api/v1/questions/{id}/reopen", "agent", "Put a resolved question back in the queue.", None),
+    op("post", "/api/v1/questions/{id}/viewing", "agent", "Tell colleagues you are looking at a question (a question.viewing event; their queues show it).", None),
     op("get", "/api/v1/approvals", "mentor", "Novice replies waiting for me (a mentor's mentees; every novice for leads).", None),
     op("post", "/api/v1/messages/{id}/approve", "mentor", "Approve a novice's reply, optionally edited; it goes to the outbox.", Some("Approve")),
     op("post", "/api/v1/messages/{id}/reject", "mentor", "Send a novice's reply back with a reason; it is never posted.", Some("Reject")),

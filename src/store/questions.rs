@@ -759,6 +759,16 @@ impl Store {
         Ok(m)
     }
 
+    /// Records that `agent` is looking at a question, so colleagues see it (collision
+    /// visibility). Only an event: nothing about the question changes.
+    pub async fn viewing(&self, qid: i64, agent: &Agent, now: Millis) -> Result<()> {
+        let mut tx = self.write(now).await?;
+        must_load(tx.conn(), qid).await?;
+        tx.event(event_kind::QUESTION_VIEWING, Some(qid), Some(&agent.handle), serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A mentor (of this novice) or a lead approves a novice's reply, optionally edited. It goes
     /// to the outbox and the question returns to the novice.
     pub async fn approve(

@@ -65,8 +65,27 @@ pub struct Stats {
     pub sla_attainment_pct_today: Option<f64>,
     pub answered_last_hour: i64,
     pub answered_today: i64,
+    /// New questions per 5 minutes over the last 2 hours, oldest first (24 buckets).
+    pub arrivals_5min: Vec<i64>,
+    /// Replies released per 5 minutes over the last 2 hours, oldest first (24 buckets).
+    pub answers_5min: Vec<i64>,
     pub functions: Vec<FunctionStats>,
     pub agents: Vec<AgentStats>,
+}
+
+const BUCKET: Millis = 5 * 60_000;
+const BUCKETS: usize = 24;
+
+/// Counts times into 5-minute buckets ending at `now`, oldest first.
+fn buckets(times: &[Millis], now: Millis) -> Vec<i64> {
+    let mut out = vec![0; BUCKETS];
+    for t in times {
+        let age = now - t;
+        if (0..BUCKETS as i64 * BUCKET).contains(&age) {
+            out[BUCKETS - 1 - (age / BUCKET) as usize] += 1;
+        }
+    }
+    out
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -209,6 +228,16 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
 
+        let window_start = now - BUCKETS as i64 * BUCKET;
+        let arrivals: Vec<i64> = sqlx::query_scalar("SELECT received_at FROM questions WHERE received_at > ?")
+            .bind(window_start)
+            .fetch_all(&mut *conn)
+            .await?;
+        let answers: Vec<i64> = sqlx::query_scalar("SELECT released_at FROM messages WHERE released_at > ?")
+            .bind(window_start)
+            .fetch_all(&mut *conn)
+            .await?;
+
         let functions: Vec<FunctionStats> = by_function.into_values().collect();
         let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();
         Ok(Stats {
@@ -231,6 +260,8 @@ impl Store {
             },
             answered_last_hour: answered.try_get::<Option<i64>, _>("hour")?.unwrap_or(0),
             answered_today: answered.try_get::<Option<i64>, _>("today")?.unwrap_or(0),
+            arrivals_5min: buckets(&arrivals, now),
+            answers_5min: buckets(&answers, now),
             functions,
             agents,
         })
@@ -249,5 +280,16 @@ mod tests {
         assert_eq!(p.p90_ms, Some(9));
         assert_eq!(percentiles(vec![]).median_ms, None);
         assert_eq!(percentiles(vec![42]).p90_ms, Some(42));
+    }
+
+    #[test]
+    fn five_minute_buckets_end_now() {
+        let now = 10 * 3_600_000;
+        let b = buckets(&[now, now - 1, now - BUCKET, now - 2 * 3_600_000 + 1, now - 3 * 3_600_000], now);
+        assert_eq!(b.len(), 24);
+        assert_eq!(b[23], 2);
+        assert_eq!(b[22], 1);
+        assert_eq!(b[0], 1);
+        assert_eq!(b.iter().sum::<i64>(), 4);
     }
 }

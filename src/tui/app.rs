@@ -1,0 +1,946 @@
+//! The terminal's state and how it changes: `update(&mut App, Msg) -> Vec<Cmd>`. Messages come
+//! from the keyboard, the clock and the backend; commands go out to the backend and come back as
+//! messages. Nothing here waits for the network.
+
+use std::collections::HashMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::drafts::Drafts;
+use super::keymap::{Action, Context, KeyMap};
+use crate::config::Template;
+use crate::model::{Agent, Event, Message, Millis, Question, QuestionDetail, QuestionState, ReplyStatus, Role};
+use crate::store::Stats;
+use crate::text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Queue,
+    Conversation,
+    Dashboard,
+    Approvals,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    MyFunctions,
+    Mine,
+    Unclaimed,
+    Breaching,
+}
+
+impl Filter {
+    pub const ALL: [Filter; 5] = [Filter::All, Filter::MyFunctions, Filter::Mine, Filter::Unclaimed, Filter::Breaching];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Filter::All => "all",
+            Filter::MyFunctions => "my functions",
+            Filter::Mine => "mine",
+            Filter::Unclaimed => "unclaimed",
+            Filter::Breaching => "breaching",
+        }
+    }
+}
+
+/// How close a question is to its response deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sla {
+    /// The customer has an answer.
+    Answered,
+    Ok,
+    /// Less than a quarter of the target time (or 5 minutes) left.
+    Near,
+    Breached,
+}
+
+pub fn sla(q: &Question, now: Millis) -> Sla {
+    let Some(since) = q.awaiting_since else { return Sla::Answered };
+    let left = q.sla_due_at - now;
+    let target = (q.sla_due_at - since).max(1);
+    if left < 0 {
+        Sla::Breached
+    } else if left < target / 4 || left < 5 * 60_000 {
+        Sla::Near
+    } else {
+        Sla::Ok
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposerKind {
+    Reply,
+    Note,
+    /// A hand-off note, sent with the transfer.
+    Transfer(TransferTo),
+    /// A mentor's edit of a novice's reply, approved when sent.
+    EditApproval(i64),
+    /// Why a novice's reply is rejected.
+    RejectReason(i64),
+}
+
+impl ComposerKind {
+    pub fn title(&self) -> String {
+        match self {
+            ComposerKind::Reply => "Reply to the customer".into(),
+            ComposerKind::Note => "Internal note (employees only)".into(),
+            ComposerKind::Transfer(TransferTo::Function(f)) => format!("Hand-off note for {f}"),
+            ComposerKind::Transfer(TransferTo::Agent(a)) => format!("Hand-off note for @{a}"),
+            ComposerKind::EditApproval(_) => "Edit the novice's reply, then send to approve".into(),
+            ComposerKind::RejectReason(_) => "Why is this reply rejected? (the novice sees this)".into(),
+        }
+    }
+
+    fn draft_kind(&self) -> Option<&'static str> {
+        match self {
+            ComposerKind::Reply => Some("reply"),
+            ComposerKind::Note => Some("note"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTo {
+    Function(String),
+    Agent(String),
+}
+
+pub struct Composer {
+    pub kind: ComposerKind,
+    pub question_id: i64,
+    pub channel: String,
+    pub area: TextArea<'static>,
+}
+
+impl Composer {
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerPurpose {
+    Template,
+    Transfer,
+}
+
+/// A fuzzy finder over a short list.
+pub struct Picker {
+    pub purpose: PickerPurpose,
+    pub title: String,
+    pub query: String,
+    /// (label, value)
+    pub items: Vec<(String, String)>,
+    pub selected: usize,
+}
+
+impl Picker {
+    /// Items matching the query (letters in order, not necessarily adjacent), best first.
+    pub fn matches(&self) -> Vec<&(String, String)> {
+        let q = self.query.to_lowercase();
+        let mut scored: Vec<(usize, &(String, String))> =
+            self.items.iter().filter_map(|item| fuzzy_score(&item.0.to_lowercase(), &q).map(|s| (s, item))).collect();
+        scored.sort_by_key(|(s, _)| *s);
+        scored.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+/// Lower is better; `None` when `query`'s letters do not appear in order in `text`.
+pub fn fuzzy_score(text: &str, query: &str) -> Option<usize> {
+    let mut score = 0;
+    let mut last: Option<usize> = None;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    for qc in query.chars() {
+        let found = chars[i..].iter().position(|c| *c == qc)?;
+        let at = i + found;
+        score += match last {
+            Some(l) if at == l + 1 => 0,
+            _ => 1 + found,
+        };
+        last = Some(at);
+        i = at + 1;
+    }
+    Some(score)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A reply the server has not acknowledged yet. Its idempotency key makes re-sending safe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingReply {
+    pub question_id: i64,
+    pub body: String,
+    pub key: String,
+}
+
+/// Everything the screen shows.
+pub struct App {
+    pub me: Agent,
+    pub now: Millis,
+    pub online: bool,
+    pub offline_reason: Option<String>,
+    pub loaded: bool,
+    pub view: View,
+    pub questions: HashMap<i64, Question>,
+    /// Ids in the queue view's order (filtered, searched, most urgent first).
+    pub order: Vec<i64>,
+    order_dirty: bool,
+    pub filter: Filter,
+    pub search: String,
+    pub searching: bool,
+    pub selected: usize,
+    pub detail: Option<QuestionDetail>,
+    pub detail_scroll: u16,
+    pub composer: Option<Composer>,
+    pub picker: Option<Picker>,
+    pub flash: Option<(String, Level)>,
+    /// Question → (who is looking at it, since when).
+    pub viewers: HashMap<i64, (String, Millis)>,
+    pub stats: Option<Stats>,
+    pub stats_stale: bool,
+    pub approvals: Vec<(Message, Question)>,
+    pub approvals_selected: usize,
+    pub pending: Vec<PendingReply>,
+    pub functions: Vec<String>,
+    pub templates: Vec<Template>,
+    pub keymap: KeyMap,
+    pub drafts: Option<Drafts>,
+    pub help: bool,
+    pub quit: bool,
+    pub mono: bool,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Tick(Millis),
+    /// The whole open queue, as loaded.
+    Snapshot(Vec<Question>),
+    Event(Event),
+    Connected,
+    Disconnected(String),
+    /// The server lost track of where we were: load everything again.
+    Reload,
+    Detail(QuestionDetail),
+    Done { what: String, question: Option<Question> },
+    Failed { what: String, error: String },
+    ReplyAcked { key: String, message: Message },
+    /// The server could not be reached: the reply stays queued.
+    ReplyUnsent { key: String, reason: String },
+    /// The server refused the reply for good.
+    ReplyRefused { key: String, error: String },
+    Stats(Stats),
+    Approvals(Vec<(Message, Question)>),
+}
+
+/// What to do about it (performed by the runtime, answered with messages).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    LoadSnapshot,
+    LoadDetail(i64),
+    MarkViewing(i64),
+    Claim(i64),
+    Next,
+    Release(i64),
+    Resolve(i64),
+    Reopen(i64),
+    Reply(PendingReply),
+    Note { question_id: i64, body: String },
+    Transfer { question_id: i64, to: TransferTo, note: Option<String> },
+    Approve { message_id: i64, edited: Option<String> },
+    Reject { message_id: i64, reason: String },
+    LoadStats,
+    LoadApprovals,
+}
+
+impl App {
+    pub fn new(me: Agent, now: Millis, functions: Vec<String>, templates: Vec<Template>, keymap: KeyMap, drafts: Option<Drafts>) -> App {
+        App {
+            me,
+            now,
+            online: true,
+            offline_reason: None,
+            loaded: false,
+            view: View::Queue,
+            questions: HashMap::new(),
+            order: Vec::new(),
+            order_dirty: true,
+            filter: Filter::All,
+            search: String::new(),
+            searching: false,
+            selected: 0,
+            detail: None,
+            detail_scroll: 0,
+            composer: None,
+            picker: None,
+            flash: None,
+            viewers: HashMap::new(),
+            stats: None,
+            stats_stale: true,
+            approvals: Vec::new(),
+            approvals_selected: 0,
+            pending: Vec::new(),
+            functions,
+            templates,
+            keymap,
+            drafts,
+            help: false,
+            quit: false,
+            mono: false,
+        }
+    }
+
+    pub fn is_reviewer(&self) -> bool {
+        self.me.role >= Role::Mentor
+    }
+
+    fn info(&mut self, s: impl Into<String>) {
+        self.flash = Some((s.into(), Level::Info));
+    }
+
+    fn error(&mut self, s: impl Into<String>) {
+        self.flash = Some((s.into(), Level::Error));
+    }
+
+    /// The question under the cursor in the queue view.
+    pub fn selected_question(&self) -> Option<&Question> {
+        self.order.get(self.selected).and_then(|id| self.questions.get(id))
+    }
+
+    /// The question the current view is about.
+    fn current_question(&self) -> Option<&Question> {
+        match self.view {
+            View::Conversation => self.detail.as_ref().map(|d| &d.question),
+            View::Approvals => self.approvals.get(self.approvals_selected).map(|(_, q)| q),
+            _ => self.selected_question(),
+        }
+    }
+
+    fn passes(&self, q: &Question) -> bool {
+        if q.state == QuestionState::Resolved {
+            return false;
+        }
+        let keep = match self.filter {
+            Filter::All => true,
+            Filter::MyFunctions => {
+                q.function == self.me.function || self.me.skills.iter().any(|s| s.topic == q.topic)
+            }
+            Filter::Mine => q.holder.as_deref() == Some(self.me.handle.as_str()),
+            Filter::Unclaimed => q.state == QuestionState::Open,
+            Filter::Breaching => sla(q, self.now) == Sla::Breached,
+        };
+        if !keep {
+            return false;
+        }
+        if self.search.is_empty() {
+            return true;
+        }
+        let needle = self.search.to_lowercase();
+        q.text.to_lowercase().contains(&needle)
+            || q.customer.handle.to_lowercase().contains(&needle)
+            || q.customer.name.to_lowercase().contains(&needle)
+    }
+
+    /// Rebuilds the queue order if anything changed. Called once before each frame, so a burst
+    /// of events costs one sort.
+    pub fn prepare(&mut self) {
+        if !self.order_dirty {
+            return;
+        }
+        let keep_id = self.order.get(self.selected).copied();
+        let mut ids: Vec<(bool, Millis, i64)> = self
+            .questions
+            .values()
+            .filter(|q| self.passes(q))
+            .map(|q| (q.awaiting_since.is_none(), q.sla_due_at, q.id))
+            .collect();
+        ids.sort_unstable();
+        self.order = ids.into_iter().map(|(_, _, id)| id).collect();
+        if let Some(id) = keep_id {
+            if let Some(i) = self.order.iter().position(|x| *x == id) {
+                self.selected = i;
+            }
+        }
+        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+        self.order_dirty = false;
+    }
+
+    fn upsert(&mut self, q: Question) {
+        if let Some(existing) = self.questions.get(&q.id) {
+            if existing.updated_at > q.updated_at {
+                return; // an older copy (a snapshot racing an event): keep the newer
+            }
+        }
+        if self.detail.as_ref().is_some_and(|d| d.question.id == q.id) {
+            if let Some(d) = self.detail.as_mut() {
+                d.question = q.clone();
+            }
+        }
+        self.questions.insert(q.id, q);
+        self.order_dirty = true;
+    }
+
+    fn contexts(&self) -> Vec<Context> {
+        match self.view {
+            View::Queue => vec![Context::Queue, Context::Question, Context::Global],
+            View::Conversation => vec![Context::Conversation, Context::Question, Context::Global],
+            View::Approvals => vec![Context::Approvals, Context::Global],
+            View::Dashboard => vec![Context::Global],
+        }
+    }
+}
+
+pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(k) => on_key(app, k),
+        Msg::Tick(now) => {
+            app.now = now;
+            // SLA colours and the breaching filter move with the clock.
+            if app.filter == Filter::Breaching {
+                app.order_dirty = true;
+            }
+            app.viewers.retain(|_, (_, at)| now - *at < 120_000);
+            let mut cmds = Vec::new();
+            if app.stats_stale && app.online && app.view == View::Dashboard {
+                app.stats_stale = false;
+                cmds.push(Cmd::LoadStats);
+            }
+            cmds
+        }
+        Msg::Snapshot(items) => {
+            for q in items {
+                app.upsert(q);
+            }
+            app.loaded = true;
+            vec![]
+        }
+        Msg::Event(e) => on_event(app, e),
+        Msg::Connected => {
+            let was_offline = !app.online;
+            app.online = true;
+            app.offline_reason = None;
+            let mut cmds = Vec::new();
+            if was_offline {
+                app.info("back online");
+                // The event stream resumed where it stopped; replies written offline go now,
+                // with the same idempotency keys, so each is stored once.
+                cmds.extend(app.pending.iter().cloned().map(Cmd::Reply));
+                if let Some(d) = &app.detail {
+                    cmds.push(Cmd::LoadDetail(d.question.id));
+                }
+                app.stats_stale = true;
+            }
+            cmds
+        }
+        Msg::Disconnected(reason) => {
+            app.online = false;
+            app.offline_reason = Some(reason);
+            vec![]
+        }
+        Msg::Reload => {
+            app.questions.clear();
+            app.order_dirty = true;
+            vec![Cmd::LoadSnapshot]
+        }
+        Msg::Detail(d) => {
+            if app.detail.as_ref().is_none_or(|cur| cur.question.id == d.question.id) {
+                app.upsert(d.question.clone());
+                app.detail = Some(d);
+            }
+            vec![]
+        }
+        Msg::Done { what, question } => {
+            app.info(what);
+            let mut cmds = Vec::new();
+            if let Some(q) = question {
+                let id = q.id;
+                app.upsert(q);
+                if app.detail.as_ref().is_some_and(|d| d.question.id == id) {
+                    cmds.push(Cmd::LoadDetail(id));
+                }
+            }
+            if app.view == View::Approvals {
+                cmds.push(Cmd::LoadApprovals);
+            }
+            cmds
+        }
+        Msg::Failed { what, error } => {
+            app.error(format!("{what}: {error}"));
+            vec![]
+        }
+        Msg::ReplyAcked { key, message } => {
+            if let Some(p) = app.pending.iter().position(|p| p.key == key) {
+                let p = app.pending.remove(p);
+                if let Some(d) = &app.drafts {
+                    d.delete(p.question_id, "reply");
+                }
+                let what = if message.status == Some(ReplyStatus::AwaitingApproval) {
+                    format!("reply to #{} is waiting for your mentor's approval", p.question_id)
+                } else {
+                    format!("reply to #{} sent", p.question_id)
+                };
+                app.info(what);
+                return vec![Cmd::LoadDetail(p.question_id)];
+            }
+            vec![]
+        }
+        Msg::ReplyUnsent { key, reason } => {
+            if app.pending.iter().any(|p| p.key == key) {
+                app.online = false;
+                app.offline_reason = Some(reason);
+                app.info("offline: the reply is queued and goes out once the server is back");
+            }
+            vec![]
+        }
+        Msg::ReplyRefused { key, error } => {
+            if let Some(p) = app.pending.iter().position(|p| p.key == key) {
+                let p = app.pending.remove(p);
+                app.error(format!("reply to #{} not sent: {error} (your draft is kept: r to edit)", p.question_id));
+            }
+            vec![]
+        }
+        Msg::Stats(s) => {
+            app.stats = Some(s);
+            vec![]
+        }
+        Msg::Approvals(items) => {
+            app.approvals = items;
+            app.approvals_selected = app.approvals_selected.min(app.approvals.len().saturating_sub(1));
+            vec![]
+        }
+    }
+}
+
+fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    if e.kind == "question.viewing" {
+        if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone()) {
+            if actor != app.me.handle {
+                app.viewers.insert(qid, (actor, e.at));
+            }
+        }
+        return cmds;
+    }
+    if let Ok(q) = serde_json::from_value::<Question>(e.data["question"].clone()) {
+        app.upsert(q);
+    }
+    if e.kind.starts_with("reply.") || e.kind.starts_with("question.") {
+        app.stats_stale = true;
+    }
+    if e.kind.starts_with("agent.") {
+        app.stats_stale = true;
+    }
+    if let Some(qid) = e.question_id {
+        if app.view == View::Conversation && app.detail.as_ref().is_some_and(|d| d.question.id == qid) {
+            cmds.push(Cmd::LoadDetail(qid));
+        }
+        // Offered to you: a follow-up or transfer landed in your hands.
+        let to_me = e.data["assigned_to"].as_str() == Some(app.me.handle.as_str())
+            || e.data["to_agent"].as_str() == Some(app.me.handle.as_str());
+        if to_me {
+            app.info(format!("#{qid} is now yours ({})", e.kind.trim_start_matches("question.")));
+        }
+    }
+    if app.is_reviewer() && (e.kind == "reply.awaiting_approval" || e.kind == "reply.approved" || e.kind == "reply.rejected") {
+        cmds.push(Cmd::LoadApprovals);
+    }
+    cmds
+}
+
+fn needs_server(app: &mut App, what: &str) -> bool {
+    if app.online {
+        return true;
+    }
+    app.error(format!("offline: cannot {what} until the server is back (replies can still be written and are queued)"));
+    false
+}
+
+fn on_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
+    // Whatever is in front gets the key first.
+    if app.help {
+        app.help = false;
+        return vec![];
+    }
+    if app.picker.is_some() {
+        return picker_key(app, k);
+    }
+    if app.composer.is_some() {
+        return composer_key(app, k);
+    }
+    if app.searching {
+        match k.code {
+            KeyCode::Enter => app.searching = false,
+            KeyCode::Esc => {
+                app.searching = false;
+                app.search.clear();
+            }
+            KeyCode::Backspace => {
+                app.search.pop();
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => app.search.push(c),
+            _ => {}
+        }
+        app.order_dirty = true;
+        app.selected = 0;
+        return vec![];
+    }
+    app.flash = None;
+    let Some(action) = app.keymap.action(&k, &app.contexts()) else { return vec![] };
+    on_action(app, action)
+}
+
+fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
+    let page = 10;
+    match action {
+        Action::Quit => {
+            app.quit = true;
+            vec![]
+        }
+        Action::Help => {
+            app.help = true;
+            vec![]
+        }
+        Action::ShowQueue => {
+            app.view = View::Queue;
+            vec![]
+        }
+        Action::ShowDashboard => {
+            app.view = View::Dashboard;
+            app.stats_stale = false;
+            vec![Cmd::LoadStats]
+        }
+        Action::ShowApprovals => {
+            if !app.is_reviewer() {
+                app.error("approvals are for mentors and leads");
+                return vec![];
+            }
+            app.view = View::Approvals;
+            vec![Cmd::LoadApprovals]
+        }
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            move_cursor(app, action, page);
+            vec![]
+        }
+        Action::Back => {
+            match app.view {
+                View::Conversation => {
+                    app.view = View::Queue;
+                    app.detail = None;
+                }
+                View::Queue if !app.search.is_empty() => {
+                    app.search.clear();
+                    app.order_dirty = true;
+                }
+                _ => app.view = View::Queue,
+            }
+            vec![]
+        }
+        Action::Open => open_selected(app),
+        Action::Claim => {
+            let Some(q) = app.current_question() else { return vec![] };
+            let id = q.id;
+            if !needs_server(app, "claim") {
+                return vec![];
+            }
+            vec![Cmd::Claim(id)]
+        }
+        Action::Next => {
+            if !needs_server(app, "take the next question") {
+                return vec![];
+            }
+            vec![Cmd::Next]
+        }
+        Action::Filter => {
+            let i = Filter::ALL.iter().position(|f| *f == app.filter).unwrap_or(0);
+            app.filter = Filter::ALL[(i + 1) % Filter::ALL.len()];
+            app.order_dirty = true;
+            app.selected = 0;
+            vec![]
+        }
+        Action::Search => {
+            app.searching = true;
+            vec![]
+        }
+        Action::Reply | Action::Note => {
+            let Some(q) = app.detail.as_ref().map(|d| d.question.clone()) else { return vec![] };
+            let kind = if action == Action::Reply { ComposerKind::Reply } else { ComposerKind::Note };
+            if kind == ComposerKind::Reply && q.holder.as_deref() != Some(app.me.handle.as_str()) {
+                app.error(match &q.holder {
+                    Some(h) => format!("#{} is held by @{h}; only the holder replies", q.id),
+                    None => format!("claim #{} first ({})", q.id, app.keymap.describe(Action::Claim)),
+                });
+                return vec![];
+            }
+            open_composer(app, kind, &q, None);
+            vec![]
+        }
+        Action::Transfer => {
+            let Some(q) = app.detail.as_ref().map(|d| d.question.clone()) else { return vec![] };
+            let mut items: Vec<(String, String)> =
+                app.functions.iter().filter(|f| **f != q.function).map(|f| (format!("function: {f}"), f.clone())).collect();
+            items.push(("colleague: type @handle and press enter".into(), "@".into()));
+            app.picker = Some(Picker {
+                purpose: PickerPurpose::Transfer,
+                title: format!("Transfer #{} to…", q.id),
+                query: String::new(),
+                items,
+                selected: 0,
+            });
+            vec![]
+        }
+        Action::Resolve | Action::Release | Action::Reopen => {
+            let Some(id) = app.current_question().map(|q| q.id) else { return vec![] };
+            let (what, cmd) = match action {
+                Action::Resolve => ("resolve", Cmd::Resolve(id)),
+                Action::Release => ("release", Cmd::Release(id)),
+                _ => ("reopen", Cmd::Reopen(id)),
+            };
+            if !needs_server(app, what) {
+                return vec![];
+            }
+            vec![cmd]
+        }
+        Action::Approve | Action::Edit | Action::Reject => {
+            let Some((m, q)) = app.approvals.get(app.approvals_selected).cloned() else { return vec![] };
+            match action {
+                Action::Approve => {
+                    if !needs_server(app, "approve") {
+                        return vec![];
+                    }
+                    vec![Cmd::Approve { message_id: m.id, edited: None }]
+                }
+                Action::Edit => {
+                    open_composer(app, ComposerKind::EditApproval(m.id), &q, Some(&m.body));
+                    vec![]
+                }
+                _ => {
+                    open_composer(app, ComposerKind::RejectReason(m.id), &q, None);
+                    vec![]
+                }
+            }
+        }
+        Action::Send | Action::Templates | Action::CloseComposer => vec![],
+    }
+}
+
+fn move_cursor(app: &mut App, action: Action, page: usize) {
+    let (cursor, len) = match app.view {
+        View::Queue => (&mut app.selected, app.order.len()),
+        View::Approvals => (&mut app.approvals_selected, app.approvals.len()),
+        View::Conversation => {
+            app.detail_scroll = match action {
+                Action::Up => app.detail_scroll.saturating_sub(1),
+                Action::Down => app.detail_scroll.saturating_add(1),
+                Action::PageUp => app.detail_scroll.saturating_sub(page as u16),
+                Action::PageDown => app.detail_scroll.saturating_add(page as u16),
+                Action::Top => 0,
+                _ => u16::MAX / 2,
+            };
+            return;
+        }
+        View::Dashboard => return,
+    };
+    let last = len.saturating_sub(1);
+    *cursor = match action {
+        Action::Up => cursor.saturating_sub(1),
+        Action::Down => (*cursor + 1).min(last),
+        Action::PageUp => cursor.saturating_sub(page),
+        Action::PageDown => (*cursor + page).min(last),
+        Action::Top => 0,
+        _ => last,
+    };
+}
+
+fn open_selected(app: &mut App) -> Vec<Cmd> {
+    let Some(q) = app.selected_question().cloned() else { return vec![] };
+    app.view = View::Conversation;
+    app.detail_scroll = 0;
+    app.detail = Some(QuestionDetail { question: q.clone(), messages: Vec::new(), earlier: Vec::new() });
+    let mut cmds = vec![Cmd::LoadDetail(q.id)];
+    if app.online {
+        cmds.push(Cmd::MarkViewing(q.id));
+    }
+    cmds
+}
+
+fn open_composer(app: &mut App, kind: ComposerKind, q: &Question, initial: Option<&str>) {
+    let draft = kind.draft_kind().and_then(|k| app.drafts.as_ref().and_then(|d| d.load(q.id, k)));
+    let start = draft.or_else(|| initial.map(|s| text::lines(s).join("\n"))).unwrap_or_default();
+    let mut area = TextArea::new(start.split('\n').map(str::to_string).collect());
+    area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    area.move_cursor(ratatui_textarea::CursorMove::End);
+    app.composer = Some(Composer { kind, question_id: q.id, channel: q.channel.clone(), area });
+}
+
+/// The reply as it will be posted: the text, then the agent's signature on its own line.
+pub fn with_signature(body: &str, signature: &str) -> String {
+    let body = body.trim_end();
+    let sig = signature.trim();
+    if sig.is_empty() || body.ends_with(sig) {
+        body.to_string()
+    } else {
+        format!("{body}\n{sig}")
+    }
+}
+
+fn composer_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
+    let action = app.keymap.action(&k, &[Context::Composer]);
+    let Some(composer) = app.composer.as_mut() else { return vec![] };
+    match action {
+        Some(Action::CloseComposer) => {
+            app.composer = None;
+            app.info("closed; the draft is kept");
+            vec![]
+        }
+        Some(Action::Templates) => {
+            let items = app.templates.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
+            app.picker = Some(Picker { purpose: PickerPurpose::Template, title: "Templates".into(), query: String::new(), items, selected: 0 });
+            vec![]
+        }
+        Some(Action::Send) => send_composer(app),
+        _ => {
+            composer.area.input(k);
+            if let (Some(kind), Some(d)) = (composer.kind.draft_kind(), app.drafts.as_ref()) {
+                d.save(composer.question_id, kind, &composer.text());
+            }
+            vec![]
+        }
+    }
+}
+
+fn send_composer(app: &mut App) -> Vec<Cmd> {
+    let Some(c) = app.composer.as_ref() else { return vec![] };
+    let body = c.text();
+    let qid = c.question_id;
+    let kind = c.kind.clone();
+    let needs_text = !matches!(kind, ComposerKind::Transfer(_));
+    if needs_text && body.trim().is_empty() {
+        app.error("nothing to send");
+        return vec![];
+    }
+    let cmd = match kind {
+        ComposerKind::Reply => {
+            let full = with_signature(&body, &app.me.signature);
+            if let Some(limit) = text::channel_limit(&c.channel) {
+                let n = text::count(&full, limit.counting);
+                if n > limit.max {
+                    app.error(format!(
+                        "not sent: {n} of {} for {} ({} over); shorten it",
+                        limit.max,
+                        c.channel,
+                        n - limit.max
+                    ));
+                    return vec![];
+                }
+            }
+            let key = format!("{}-{}-{:016x}", app.me.handle, qid, rand::random::<u64>());
+            let pending = PendingReply { question_id: qid, body: full, key };
+            app.pending.push(pending.clone());
+            if !app.online {
+                app.info("offline: the reply is queued and goes out once the server is back");
+                app.composer = None;
+                return vec![];
+            }
+            Cmd::Reply(pending)
+        }
+        ComposerKind::Note => {
+            if !needs_server(app, "add a note") {
+                return vec![];
+            }
+            if let Some(d) = &app.drafts {
+                d.delete(qid, "note");
+            }
+            Cmd::Note { question_id: qid, body }
+        }
+        ComposerKind::Transfer(to) => {
+            if !needs_server(app, "transfer") {
+                return vec![];
+            }
+            let note = (!body.trim().is_empty()).then_some(body);
+            Cmd::Transfer { question_id: qid, to, note }
+        }
+        ComposerKind::EditApproval(mid) => {
+            if !needs_server(app, "approve") {
+                return vec![];
+            }
+            Cmd::Approve { message_id: mid, edited: Some(body) }
+        }
+        ComposerKind::RejectReason(mid) => {
+            if !needs_server(app, "reject") {
+                return vec![];
+            }
+            Cmd::Reject { message_id: mid, reason: body }
+        }
+    };
+    app.composer = None;
+    vec![cmd]
+}
+
+fn picker_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
+    let Some(p) = app.picker.as_mut() else { return vec![] };
+    match k.code {
+        KeyCode::Esc => {
+            app.picker = None;
+        }
+        KeyCode::Up => p.selected = p.selected.saturating_sub(1),
+        KeyCode::Down => p.selected += 1,
+        KeyCode::Backspace => {
+            p.query.pop();
+            p.selected = 0;
+        }
+        KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+            p.query.push(c);
+            p.selected = 0;
+        }
+        KeyCode::Enter => {
+            let purpose = p.purpose;
+            let query = p.query.trim().to_string();
+            let chosen = {
+                let m = p.matches();
+                m.get(p.selected.min(m.len().saturating_sub(1))).map(|(_, v)| v.clone())
+            };
+            app.picker = None;
+            match purpose {
+                PickerPurpose::Template => {
+                    if let (Some(t), Some(c)) = (chosen, app.composer.as_mut()) {
+                        let q = app.questions.get(&c.question_id).or(app.detail.as_ref().map(|d| &d.question));
+                        let (name, handle) = q
+                            .map(|q| (text::one_line(&q.customer.name), text::one_line(&q.customer.handle)))
+                            .unwrap_or_default();
+                        let filled = t
+                            .replace("{customer_name}", if name.is_empty() { &handle } else { &name })
+                            .replace("{customer_handle}", &handle)
+                            .replace("{agent_name}", &app.me.display_name)
+                            .replace("{agent_handle}", &app.me.handle);
+                        c.area.insert_str(filled);
+                        if let (Some(kind), Some(d)) = (c.kind.draft_kind(), app.drafts.as_ref()) {
+                            d.save(c.question_id, kind, &c.text());
+                        }
+                    }
+                }
+                PickerPurpose::Transfer => {
+                    let to = if let Some(h) = query.strip_prefix('@').filter(|h| !h.is_empty()) {
+                        Some(TransferTo::Agent(h.to_string()))
+                    } else {
+                        chosen.filter(|v| v != "@").map(TransferTo::Function)
+                    };
+                    match (to, app.detail.as_ref().map(|d| d.question.clone())) {
+                        (Some(to), Some(q)) => open_composer(app, ComposerKind::Transfer(to), &q, None),
+                        _ => app.error("type @handle for a colleague, or pick a function"),
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    vec![]
+}

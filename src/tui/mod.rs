@@ -1,0 +1,275 @@
+//! The terminal application. It talks to the server only through `client`: backend calls run in
+//! spawned tasks and answer with messages, so the screen never waits for the network.
+
+pub mod app;
+pub mod drafts;
+pub mod keymap;
+pub mod view;
+
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::client::{Client, ClientError, QueueQuery, StreamItem};
+use crate::config::{Config, Theme};
+use crate::model::{AgentStatus, Question};
+use app::{App, Cmd, Msg, TransferTo, View};
+use drafts::Drafts;
+use keymap::KeyMap;
+
+pub struct TuiOptions {
+    pub view: View,
+    /// The clock the screen shows time with (ms since epoch).
+    pub now: fn() -> i64,
+}
+
+/// Checks the server and token before the screen takes over the terminal, so a wrong URL or
+/// token is one readable line, not a broken screen.
+pub async fn preflight(client: &Client) -> Result<crate::model::Agent, String> {
+    match client.me().await {
+        Ok(me) => Ok(me),
+        Err(ClientError::Api { status: 401, message, .. }) => Err(format!(
+            "the server at {} refused the token: {message}",
+            client.base_url()
+        )),
+        Err(ClientError::Api { status: 404, .. }) => Err(format!(
+            "{} does not look like a helphive server (no /api/v1/me); check --server",
+            client.base_url()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Loads the whole open queue, page by page.
+pub async fn load_queue(client: &Client) -> Result<Vec<Question>, ClientError> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = client.queue(&QueueQuery { cursor: cursor.clone(), limit: Some(500), ..Default::default() }).await?;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// Builds the app state for `client`'s agent.
+pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> Result<App, String> {
+    let me = preflight(client).await?;
+    let keymap = KeyMap::new(&config.client.keys)?;
+    let functions = match client.directory().await {
+        Ok(d) => d["functions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        Err(_) => config.functions.iter().map(|f| f.name.clone()).collect(),
+    };
+    let drafts = crate::config::data_dir().and_then(|d| Drafts::new(&d, client.base_url(), &me.handle).ok());
+    let mut app = App::new(me, (opts.now)(), functions, config.client.templates.clone(), keymap, drafts);
+    app.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.view = if opts.view == View::Approvals && !app.is_reviewer() { View::Queue } else { opts.view };
+    Ok(app)
+}
+
+/// Runs the terminal until the agent quits.
+pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<(), String> {
+    let mut app = build_app(&client, config, &opts).await?;
+    if let Err(e) = client.set_status(AgentStatus::Online).await {
+        tracing::warn!(error = %e, "cannot set status online");
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+
+    // Live events first, then the snapshot: whatever changes in between arrives as an event,
+    // and the newer copy of a question wins.
+    let mut events = client.events(None);
+    let events_tx = tx.clone();
+    let events_task = tokio::spawn(async move {
+        while let Some(item) = events.recv().await {
+            let msg = match item {
+                StreamItem::Event(e) => Msg::Event(e),
+                StreamItem::Connected => Msg::Connected,
+                StreamItem::Disconnected(why) => Msg::Disconnected(why),
+                StreamItem::Reload { .. } => Msg::Reload,
+            };
+            if events_tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+    let mut first = vec![Cmd::LoadSnapshot];
+    match app.view {
+        View::Dashboard => first.push(Cmd::LoadStats),
+        View::Approvals => first.push(Cmd::LoadApprovals),
+        _ => {}
+    }
+    for cmd in first {
+        perform(&client, &tx, cmd);
+    }
+
+    let mut terminal = ratatui::init();
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let result: Result<(), String> = loop {
+        if dirty {
+            app.prepare();
+            if let Err(e) = terminal.draw(|f| view::render(&app, f)) {
+                break Err(format!("cannot draw: {e}"));
+            }
+            dirty = false;
+        }
+        let msg = tokio::select! {
+            k = keys.next() => match k {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(TermEvent::Resize(..))) => { dirty = true; continue }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break Err(format!("terminal input failed: {e}")),
+                None => break Ok(()),
+            },
+            Some(m) = rx.recv() => m,
+            _ = tick.tick() => Msg::Tick((opts.now)()),
+        };
+        for cmd in app::update(&mut app, msg) {
+            perform(&client, &tx, cmd);
+        }
+        // Drain what else has arrived, then draw once.
+        while let Ok(m) = rx.try_recv() {
+            for cmd in app::update(&mut app, m) {
+                perform(&client, &tx, cmd);
+            }
+        }
+        dirty = true;
+        if app.quit {
+            break Ok(());
+        }
+    };
+    ratatui::restore();
+    events_task.abort();
+    if !app.pending.is_empty() {
+        eprintln!(
+            "helphive: {} repl{} not acknowledged by the server; the drafts are kept and go out when you reopen the question",
+            app.pending.len(),
+            if app.pending.len() == 1 { "y was" } else { "ies were" }
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.set_status(AgentStatus::Offline)).await;
+    result
+}
+
+fn describe(e: &ClientError) -> String {
+    e.to_string()
+}
+
+/// Runs a command in its own task; the answer comes back as a message.
+pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
+    let client = client.clone();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let msg = match cmd {
+            Cmd::LoadSnapshot => match load_queue(&client).await {
+                Ok(items) => Msg::Snapshot(items),
+                Err(e) => Msg::Failed { what: "loading the queue".into(), error: describe(&e) },
+            },
+            Cmd::LoadDetail(id) => match client.question(id).await {
+                Ok(d) => Msg::Detail(d),
+                Err(e) => Msg::Failed { what: format!("loading #{id}"), error: describe(&e) },
+            },
+            Cmd::MarkViewing(id) => match client.mark_viewing(id).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "viewing mark failed");
+                    return;
+                }
+            },
+            Cmd::Claim(id) => done(client.claim(id).await, format!("claimed #{id}"), format!("claim #{id}")),
+            Cmd::Next => match client.next().await {
+                Ok(Some(q)) => Msg::Done { what: format!("#{} is yours: {}", q.id, crate::text::truncate(&crate::text::one_line(&q.text), 50)), question: Some(q) },
+                Ok(None) => Msg::Done { what: "nothing waiting on your skills right now".into(), question: None },
+                Err(e) => Msg::Failed { what: "next".into(), error: describe(&e) },
+            },
+            Cmd::Release(id) => done(client.release(id).await, format!("released #{id} to the queue"), format!("release #{id}")),
+            Cmd::Resolve(id) => done(client.resolve(id).await, format!("resolved #{id}"), format!("resolve #{id}")),
+            Cmd::Reopen(id) => done(client.reopen(id).await, format!("reopened #{id}"), format!("reopen #{id}")),
+            Cmd::Reply(p) => match client.reply(p.question_id, &p.body, &p.key).await {
+                Ok(message) => Msg::ReplyAcked { key: p.key, message },
+                Err(e @ ClientError::Unreachable { .. }) => Msg::ReplyUnsent { key: p.key, reason: describe(&e) },
+                Err(e) => Msg::ReplyRefused { key: p.key, error: describe(&e) },
+            },
+            Cmd::Note { question_id, body } => match client.note(question_id, &body).await {
+                Ok(_) => Msg::Done { what: format!("note added to #{question_id}"), question: client.question(question_id).await.ok().map(|d| d.question) },
+                Err(e) => Msg::Failed { what: "note".into(), error: describe(&e) },
+            },
+            Cmd::Transfer { question_id, to, note } => {
+                let r = match &to {
+                    TransferTo::Function(f) => client.transfer_to_function(question_id, f, note.as_deref()).await,
+                    TransferTo::Agent(a) => client.transfer_to_agent(question_id, a, note.as_deref()).await,
+                };
+                let target = match &to {
+                    TransferTo::Function(f) => f.clone(),
+                    TransferTo::Agent(a) => format!("@{a}"),
+                };
+                done(r, format!("#{question_id} handed to {target}"), format!("transfer #{question_id}"))
+            }
+            Cmd::Approve { message_id, edited } => match client.approve(message_id, edited.as_deref()).await {
+                Ok(m) => Msg::Done { what: format!("approved the reply to #{}", m.question_id), question: None },
+                Err(e) => Msg::Failed { what: "approve".into(), error: describe(&e) },
+            },
+            Cmd::Reject { message_id, reason } => match client.reject(message_id, &reason).await {
+                Ok(m) => Msg::Done { what: format!("sent the reply to #{} back", m.question_id), question: None },
+                Err(e) => Msg::Failed { what: "reject".into(), error: describe(&e) },
+            },
+            Cmd::LoadStats => match client.stats().await {
+                Ok(s) => Msg::Stats(s),
+                Err(e) => Msg::Failed { what: "statistics".into(), error: describe(&e) },
+            },
+            Cmd::LoadApprovals => match client.approvals().await {
+                Ok(a) => Msg::Approvals(a),
+                Err(e) => Msg::Failed { what: "approvals".into(), error: describe(&e) },
+            },
+        };
+        let _ = tx.send(msg);
+    });
+}
+
+fn done(r: Result<Question, ClientError>, ok: String, what: String) -> Msg {
+    match r {
+        Ok(q) => Msg::Done { what: ok, question: Some(q) },
+        Err(e) => Msg::Failed { what, error: describe(&e) },
+    }
+}
+
+/// The statistics as plain text, for `helphive stats` without `--json`.
+pub fn stats_text(s: &crate::store::Stats) -> String {
+    use std::fmt::Write;
+    let ms = |v: Option<i64>| v.map(view::duration).unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let _ = writeln!(out, "open {} (unclaimed {}, claimed {}, awaiting approval {}), breaching {}", s.open, s.unclaimed, s.claimed, s.awaiting_approval, s.breaching);
+    let _ = writeln!(out, "oldest waiting {}", ms(s.oldest_waiting_ms));
+    let _ = writeln!(
+        out,
+        "first response: last hour median {} p90 {} ({}); today median {} p90 {} ({})",
+        ms(s.first_response_last_hour.median_ms),
+        ms(s.first_response_last_hour.p90_ms),
+        s.first_response_last_hour.count,
+        ms(s.first_response_today.median_ms),
+        ms(s.first_response_today.p90_ms),
+        s.first_response_today.count
+    );
+    let _ = writeln!(
+        out,
+        "SLA today {} (met {}, missed {}); answered last hour {}, today {}",
+        s.sla_attainment_pct_today.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into()),
+        s.sla_met_today,
+        s.sla_missed_today,
+        s.answered_last_hour,
+        s.answered_today
+    );
+    let _ = writeln!(out, "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}", "function", "open", "unclaimed", "approval", "breaching", "online", "away");
+    for f in &s.functions {
+        let _ = writeln!(out, "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}", f.function, f.open, f.unclaimed, f.awaiting_approval, f.breaching, f.agents_online, f.agents_away);
+    }
+    out
+}
