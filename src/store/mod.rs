@@ -35,7 +35,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use questions::{InboundOutcome, NewInbound, QueueFilter, QueuePage, TransferTarget};
-pub use stats::{AgentStats, FunctionStats, Stats};
+pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 
 use crate::config::Durability;
 use crate::error::{Error, Result};

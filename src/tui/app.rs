@@ -350,6 +350,11 @@ impl App {
             || q.customer.name.to_lowercase().contains(&needle)
     }
 
+    /// Marks the queue order for rebuilding (after changing `questions` directly).
+    pub fn touch(&mut self) {
+        self.order_dirty = true;
+    }
+
     /// Rebuilds the queue order if anything changed. Called once before each frame, so a burst
     /// of events costs one sort.
     pub fn prepare(&mut self) {

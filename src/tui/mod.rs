@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod drafts;
+pub mod fixtures;
 pub mod keymap;
 pub mod view;
 

@@ -1,0 +1,391 @@
+//! The terminal without a terminal: each view drawn on a fixed-size `TestBackend` with a fixed
+//! clock and ids (snapshots), and the app driven through its messages as a person would drive it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use helphive::model::{Event, Message, MessageKind, ReplyStatus, Role};
+use helphive::tui::app::{App, Cmd, Filter, Msg, TransferTo, View, update};
+use helphive::tui::drafts::Drafts;
+use helphive::tui::fixtures::{self, NOW, agent, app_with, detail, question};
+use helphive::tui::view;
+
+fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    app.prepare();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::render(app, f)).unwrap();
+    t
+}
+
+fn screen(app: &mut App) -> String {
+    let t = draw(app, 120, 32);
+    t.backend().to_string()
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Cmd> {
+    update(app, Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        let code = if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) };
+        update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+}
+
+/// Opens question `id` in the conversation view with its full thread.
+fn open(app: &mut App, id: i64) {
+    let q = app.questions[&id].clone();
+    app.view = View::Conversation;
+    app.detail = None;
+    update(app, Msg::Detail(detail(q)));
+}
+
+#[test]
+fn queue_view() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn conversation_view() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn composer_view() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2); // held by dana
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "Hi Ben, the refund is on its way.");
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn dashboard_view() {
+    let mut app = app_with(12, agent("lena", Role::Lead));
+    app.view = View::Dashboard;
+    update(&mut app, Msg::Stats(fixtures::stats()));
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn approvals_view() {
+    let mut app = app_with(12, agent("maya", Role::Mentor));
+    app.view = View::Approvals;
+    let q = question(4);
+    let m = Message {
+        id: 9,
+        question_id: q.id,
+        kind: MessageKind::Reply,
+        author: "nick".into(),
+        body: "Hi Eli, yes the Riverside store is open on Sundays 10-16!".into(),
+        created_at: NOW - 4 * 60_000,
+        external_id: None,
+        in_reply_to: None,
+        status: Some(ReplyStatus::AwaitingApproval),
+        reviewed_by: None,
+        review_note: None,
+        idempotency_key: None,
+    };
+    update(&mut app, Msg::Approvals(vec![(m, q)]));
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app_with(3, agent("dana", Role::Agent));
+    key(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn offline_banner() {
+    let mut app = app_with(3, agent("dana", Role::Agent));
+    update(&mut app, Msg::Disconnected("cannot reach the server at http://127.0.0.1:7878: connection refused".into()));
+    let s = screen(&mut app);
+    assert!(s.contains("OFFLINE: cannot reach the server"), "{s}");
+    // Still showing what it had.
+    assert!(s.contains("3 questions"), "{s}");
+}
+
+#[test]
+fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
+    let mut app = app_with(30, agent("dana", Role::Agent));
+    let dues: Vec<i64> = app.order.iter().map(|id| app.questions[id].sla_due_at).collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]), "earliest deadline first");
+    key(&mut app, KeyCode::Char('f')); // my functions
+    app.prepare();
+    assert_eq!(app.filter, Filter::MyFunctions);
+    assert!(app.order.iter().all(|id| app.questions[id].function == "billing"));
+    key(&mut app, KeyCode::Char('f')); // mine
+    app.prepare();
+    assert!(!app.order.is_empty());
+    assert!(app.order.iter().all(|id| app.questions[id].holder.as_deref() == Some("dana")));
+    key(&mut app, KeyCode::Char('f')); // unclaimed
+    key(&mut app, KeyCode::Char('f')); // breaching
+    app.prepare();
+    assert_eq!(app.filter, Filter::Breaching);
+    assert!(app.order.iter().all(|id| app.questions[id].sla_due_at < NOW));
+    // Search by customer, from the queue.
+    key(&mut app, KeyCode::Char('f'));
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "kowal");
+    key(&mut app, KeyCode::Enter);
+    app.prepare();
+    assert!(!app.order.is_empty());
+    assert!(app.order.iter().all(|id| app.questions[id].customer.name == "Ben Kowalski"));
+    key(&mut app, KeyCode::Esc);
+    app.prepare();
+    assert_eq!(app.order.len(), 30);
+}
+
+#[test]
+fn keys_turn_into_backend_commands() {
+    let mut app = app_with(5, agent("dana", Role::Agent));
+    let first = app.order[0];
+    assert_eq!(key(&mut app, KeyCode::Char('c')), vec![Cmd::Claim(first)]);
+    assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Cmd::Next]);
+    key(&mut app, KeyCode::Char('j'));
+    let second = app.order[1];
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Cmd::LoadDetail(second), Cmd::MarkViewing(second)]);
+    assert_eq!(app.view, View::Conversation);
+    assert_eq!(key(&mut app, KeyCode::Char('x')), vec![Cmd::Resolve(second)]);
+    assert_eq!(key(&mut app, KeyCode::Char('u')), vec![Cmd::Release(second)]);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Queue);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn replying_needs_the_claim_and_respects_the_channel_limit() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 1); // nobody holds #1
+    assert!(key(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(app.composer.is_none());
+    assert!(app.flash.as_ref().unwrap().0.contains("claim #1 first (c)"));
+
+    open(&mut app, 2); // #2: held by dana, on bluesky (300 graphemes)
+    assert_eq!(app.detail.as_ref().unwrap().question.channel, "bluesky");
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, &"é".repeat(290));
+    // 290 + newline + signature (20) is over 300: refused before sending.
+    assert!(ctrl(&mut app, 's').is_empty());
+    let (msg, _) = app.flash.clone().unwrap();
+    assert!(msg.starts_with("not sent: 311 of 300 for bluesky (11 over)"), "{msg}");
+    assert!(app.composer.is_some(), "the text stays for editing");
+    for _ in 0..20 {
+        update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+    }
+    let cmds = ctrl(&mut app, 's');
+    let Cmd::Reply(p) = &cmds[0] else { panic!("{cmds:?}") };
+    assert_eq!(p.question_id, 2);
+    assert!(p.body.ends_with("\n— Dana, billing team"));
+    assert!(app.composer.is_none());
+}
+
+#[test]
+fn an_offline_reply_is_queued_and_sent_once_on_reconnect() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    update(&mut app, Msg::Disconnected("connection refused".into()));
+    assert!(key(&mut app, KeyCode::Char('c')).is_empty(), "claims need the server");
+    assert!(app.flash.as_ref().unwrap().0.starts_with("offline: cannot claim"));
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "Refund done");
+    assert!(ctrl(&mut app, 's').is_empty(), "nothing goes out while offline");
+    assert_eq!(app.pending.len(), 1);
+    let key_used = app.pending[0].key.clone();
+    let cmds = update(&mut app, Msg::Connected);
+    let replies: Vec<_> = cmds.iter().filter_map(|c| if let Cmd::Reply(p) = c { Some(p.clone()) } else { None }).collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].key, key_used, "same idempotency key: stored once");
+    // The server acknowledges: nothing left to send on the next reconnect.
+    let m = Message {
+        id: 5, question_id: 2, kind: MessageKind::Reply, author: "dana".into(), body: replies[0].body.clone(),
+        created_at: NOW, external_id: None, in_reply_to: None, status: Some(ReplyStatus::Approved),
+        reviewed_by: None, review_note: None, idempotency_key: Some(key_used.clone()),
+    };
+    update(&mut app, Msg::ReplyAcked { key: key_used, message: m });
+    assert!(app.pending.is_empty());
+    update(&mut app, Msg::Disconnected("x".into()));
+    assert!(!update(&mut app, Msg::Connected).iter().any(|c| matches!(c, Cmd::Reply(_))));
+}
+
+#[test]
+fn drafts_are_saved_as_you_type_and_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let drafts = Drafts::new(dir.path(), "http://s", "dana").unwrap();
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    app.drafts = Some(drafts.clone());
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "Half a thought");
+    assert_eq!(drafts.load(2, "reply").as_deref(), Some("Half a thought"));
+    key(&mut app, KeyCode::Esc);
+    assert!(app.composer.is_none());
+    // A new session (after a crash, say) finds it.
+    let mut again = app_with(12, agent("dana", Role::Agent));
+    again.drafts = Some(Drafts::new(dir.path(), "http://s", "dana").unwrap());
+    open(&mut again, 2);
+    key(&mut again, KeyCode::Char('r'));
+    assert_eq!(again.composer.as_ref().unwrap().text(), "Half a thought");
+}
+
+#[test]
+fn templates_are_found_fuzzily_and_filled_in() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('r'));
+    ctrl(&mut app, 't');
+    typed(&mut app, "rfnd");
+    assert_eq!(app.picker.as_ref().unwrap().matches()[0].0, "Refund on its way");
+    key(&mut app, KeyCode::Enter);
+    let text = app.composer.as_ref().unwrap().text();
+    assert!(text.starts_with("Hi Ben Kowalski, your refund has been issued"), "{text}");
+}
+
+#[test]
+fn transfer_asks_where_and_sends_the_note_along() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('t'));
+    // #2 is a delivery question: the other functions are offered.
+    typed(&mut app, "bill");
+    key(&mut app, KeyCode::Enter);
+    typed(&mut app, "Parcel 88-21 lost, refund after trace");
+    let cmds = ctrl(&mut app, 's');
+    assert_eq!(
+        cmds,
+        vec![Cmd::Transfer { question_id: 2, to: TransferTo::Function("billing".into()), note: Some("Parcel 88-21 lost, refund after trace".into()) }]
+    );
+    key(&mut app, KeyCode::Char('t'));
+    typed(&mut app, "@lee");
+    key(&mut app, KeyCode::Enter);
+    let cmds = ctrl(&mut app, 's');
+    assert_eq!(cmds, vec![Cmd::Transfer { question_id: 2, to: TransferTo::Agent("lee".into()), note: None }]);
+}
+
+#[test]
+fn live_events_update_the_queue_and_show_who_is_looking() {
+    let mut app = app_with(3, agent("dana", Role::Agent));
+    let mut q = question(7);
+    q.id = 100;
+    q.updated_at = NOW;
+    update(&mut app, Msg::Event(Event { id: 1, at: NOW, kind: "question.new".into(), question_id: Some(100), actor: None, data: serde_json::json!({ "question": q }) }));
+    app.prepare();
+    assert!(app.order.contains(&100));
+    update(&mut app, Msg::Event(Event { id: 2, at: NOW, kind: "question.viewing".into(), question_id: Some(100), actor: Some("lee".into()), data: serde_json::json!({}) }));
+    let s = screen(&mut app);
+    assert!(s.contains("viewing @lee"), "{s}");
+    // An older copy does not overwrite a newer one.
+    let mut stale = q.clone();
+    stale.updated_at = NOW - 1000;
+    stale.text = "stale".into();
+    update(&mut app, Msg::Snapshot(vec![stale]));
+    assert_ne!(app.questions[&100].text, "stale");
+}
+
+#[test]
+fn help_and_footer_come_from_the_keymap() {
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert("claim".to_string(), helphive::config::KeyList::One("C".into()));
+    let mut app = app_with(3, agent("dana", Role::Agent));
+    app.keymap = helphive::tui::keymap::KeyMap::new(&overrides).unwrap();
+    assert!(view::footer_text(&app).contains("C claim"));
+    assert!(view::help_lines(&app).iter().any(|l| l.trim_start().starts_with("C ") && l.ends_with("claim")));
+    assert_eq!(key(&mut app, KeyCode::Char('c')), vec![]);
+    let first = app.order[0];
+    assert_eq!(update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT))), vec![Cmd::Claim(first)]);
+}
+
+/// Text crafted to break a terminal: escape sequences (clear screen, set title, colours), C1
+/// controls, bidi overrides, emoji with joiners, wide CJK, and line breaks.
+const EVIL: &str = "\x1b[2J\x1b]0;owned\x07\u{9b}31m RED\u{202E}txet desrever\u{202C} 👨‍👩‍👧‍👦 日本語テキスト\r\nline2\ttab\x7f";
+
+#[test]
+fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
+    let mut app = app_with(0, agent("maya", Role::Mentor));
+    let mut q = question(1);
+    q.text = EVIL.into();
+    q.customer.name = EVIL.into();
+    q.customer.handle = EVIL.into();
+    app.questions.insert(q.id, q.clone());
+    app.touch();
+    let mut d = detail(q.clone());
+    for m in &mut d.messages {
+        m.body = EVIL.into();
+        m.author = EVIL.into();
+    }
+    let reply = d.messages[2].clone();
+    let mut views: Vec<(&str, Box<dyn Fn(&mut App)>)> = Vec::new();
+    views.push(("queue", Box::new(|_a: &mut App| {})));
+    let dd = d.clone();
+    views.push(("conversation", Box::new(move |a: &mut App| {
+        a.view = View::Conversation;
+        update(a, Msg::Detail(dd.clone()));
+    })));
+    let dd = d.clone();
+    views.push(("composer", Box::new(move |a: &mut App| {
+        a.view = View::Conversation;
+        update(a, Msg::Detail(dd.clone()));
+        let mut m = a.detail.as_ref().unwrap().question.clone();
+        m.holder = Some("maya".into());
+        update(a, Msg::Detail(helphive::model::QuestionDetail { question: m, ..dd.clone() }));
+        key(a, KeyCode::Char('r'));
+        ctrl(a, 't');
+        key(a, KeyCode::Enter);
+    })));
+    let qq = q.clone();
+    views.push(("approvals", Box::new(move |a: &mut App| {
+        a.view = View::Approvals;
+        update(a, Msg::Approvals(vec![(reply.clone(), qq.clone())]));
+    })));
+    views.push(("dashboard", Box::new(|a: &mut App| {
+        a.view = View::Dashboard;
+        let mut s = fixtures::stats();
+        s.agents[0].handle = EVIL.into();
+        update(a, Msg::Stats(s));
+    })));
+    views.push(("flash", Box::new(|a: &mut App| {
+        update(a, Msg::Failed { what: EVIL.into(), error: EVIL.into() });
+        update(a, Msg::Disconnected(EVIL.into()));
+    })));
+    for (name, setup) in views {
+        let mut a = app_with(0, agent("maya", Role::Mentor));
+        a.questions.insert(q.id, q.clone());
+        a.touch();
+        setup(&mut a);
+        let t = draw(&mut a, 100, 30);
+        let buffer = t.backend().buffer();
+        for cell in buffer.content() {
+            let sym = cell.symbol();
+            assert!(!sym.chars().any(|c| c.is_control()), "{name}: control character {sym:?} reached the screen");
+            assert!(!sym.contains('\u{202E}') && !sym.contains('\u{202C}'), "{name}: bidi override reached the screen");
+        }
+        // Every row adds up to exactly the screen's width in cells: no symbol of zero or
+        // unknown width that would shift what follows.
+        for y in 0..buffer.area.height {
+            let mut x = 0;
+            let mut cells = 0;
+            while x < buffer.area.width {
+                let w = helphive::text::width(buffer[(x, y)].symbol()).max(1);
+                cells += w;
+                x += w as u16;
+            }
+            assert_eq!(cells, 100, "{name}: row {y} is {cells} cells wide");
+        }
+        let text = t.backend().to_string();
+        assert!(text.contains('\u{241B}') || name == "dashboard", "{name}: the escape is shown as a visible symbol");
+    }
+}
