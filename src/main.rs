@@ -118,8 +118,8 @@ enum AgentCommand {
         /// Handle of the mentor who approves this novice's replies.
         #[arg(long)]
         mentor: Option<String>,
-        /// Text appended to replies by the terminal.
-        #[arg(long, default_value = "")]
+        /// Text appended to replies by the terminal (may start with a dash: --signature "- Dana").
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         signature: String,
     },
     /// List employees.

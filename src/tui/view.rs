@@ -105,7 +105,8 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
 }
 
 fn render_queue(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
-    let mut title = format!(" Queue · {} · {} questions ", app.filter.label(), app.order.len());
+    let n = app.order.len();
+    let mut title = format!(" Queue · {} · {n} question{} ", app.filter.label(), if n == 1 { "" } else { "s" });
     if app.searching || !app.search.is_empty() {
         title.push_str(&format!("· search: {}{} ", text::one_line(&app.search), if app.searching { "▏" } else { "" }));
     }
