@@ -1,8 +1,10 @@
 //! The hive's routing rules. Pure: no I/O and no clock; callers pass in everything, including the
 //! time. The server, the demo and the simulator all call this same code.
 //!
-//! What is here now: classification of a question to a topic and function by keyword rules from
-//! the configuration. Scoring, offers and SLA-driven widening come with the routing issue.
+//! `classify` maps a question to a topic and function by keyword rules from the configuration;
+//! `hive` decides who gets it (eligibility, scoring, urgency, offers).
+
+pub mod hive;
 
 use crate::config::Config;
 
