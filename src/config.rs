@@ -97,6 +97,7 @@ pub struct WebhookConfig {
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     pub default_topic: String,
+    pub offer_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +184,9 @@ impl Config {
         }
         if self.server.max_body_bytes < 1024 {
             return Err("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.routing.offer_seconds == 0 {
+            return Err("routing.offer_seconds must be at least 1".into());
         }
         if self.functions.is_empty() {
             return Err("at least one [[functions]] entry is needed".into());

@@ -309,6 +309,12 @@ pub mod event_kind {
     pub const QUESTION_TRANSFERRED: &str = "question.transferred";
     pub const QUESTION_RESOLVED: &str = "question.resolved";
     pub const QUESTION_REOPENED: &str = "question.reopened";
+    /// The router proposes the question to one agent for a short time.
+    pub const QUESTION_OFFERED: &str = "question.offered";
+    /// The question passed its response deadline unanswered (for the shift lead).
+    pub const QUESTION_BREACHED: &str = "question.breached";
+    /// An agent corrected the topic the classifier chose.
+    pub const QUESTION_RECATEGORIZED: &str = "question.recategorized";
     /// Someone opened the question: not a change of the question, a hint for colleagues.
     pub const QUESTION_VIEWING: &str = "question.viewing";
     pub const REPLY_SENT: &str = "reply.sent";

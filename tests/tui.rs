@@ -288,6 +288,13 @@ fn live_events_update_the_queue_and_show_who_is_looking() {
     update(&mut app, Msg::Event(Event { id: 2, at: NOW, kind: "question.viewing".into(), question_id: Some(100), actor: Some("lee".into()), data: serde_json::json!({}) }));
     let s = screen(&mut app);
     assert!(s.contains("viewing @lee"), "{s}");
+    // An offer from the router is highlighted for its agent.
+    update(&mut app, Msg::Event(Event { id: 3, at: NOW, kind: "question.offered".into(), question_id: Some(1), actor: None, data: serde_json::json!({ "question": question(0), "to": "dana", "expires_at": NOW + 30_000 }) }));
+    assert!(app.flash.as_ref().unwrap().0.starts_with("#1 is offered to you"));
+    let s = screen(&mut app);
+    assert!(s.contains("→ offered you"), "{s}");
+    update(&mut app, Msg::Tick(NOW + 31_000));
+    assert!(app.offers.is_empty(), "the offer lapsed");
     // An older copy does not overwrite a newer one.
     let mut stale = q.clone();
     stale.updated_at = NOW - 1000;

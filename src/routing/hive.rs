@@ -152,11 +152,11 @@ pub fn eligible(agent: &AgentState, q: &QuestionInfo, now: Millis) -> Option<Tie
     }
     let tier = agent.tier(q.topic, q.function);
     if agent.novice {
-        // Novices get questions on their own skills only, never widened and never urgent ones:
-        // what they answer waits for a mentor anyway.
-        if tier > Tier::Secondary || q.priority > 0 || q.sla_due_at <= now {
-            return None;
-        }
+        // Novices get questions at or below their level: on their own skills only (whatever the
+        // proficiency: that is what they train on), never widened, never urgent or overdue ones,
+        // since what they answer still waits for a mentor.
+        let calm = q.priority <= 0 && q.sla_due_at > now;
+        return (tier <= Tier::Secondary && calm).then_some(tier);
     }
     if q.previous_agent == Some(agent.id) {
         return Some(tier); // the customer's agent may always take the follow-up
@@ -353,7 +353,8 @@ mod tests {
         let mut n = agent(1, 0, &[(0, 2)]);
         n.novice = true;
         let calm = question(1, 0, 0, 0, 20 * MIN);
-        assert_eq!(eligible(&n, &calm, 12 * MIN), Some(Tier::Secondary));
+        assert_eq!(eligible(&n, &calm, 0), Some(Tier::Secondary));
+        assert_eq!(eligible(&n, &calm, 21 * MIN), None, "not once it is overdue");
         let mut urgent = calm.clone();
         urgent.priority = 5;
         assert_eq!(eligible(&n, &urgent, 12 * MIN), None);

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/questions/{id}/resolve", post(resolve))
         .route("/questions/{id}/reopen", post(reopen))
         .route("/questions/{id}/viewing", post(viewing))
+        .route("/questions/{id}/topic", post(recategorize))
         .route("/approvals", get(approvals))
         .route("/messages/{id}/approve", post(approve))
         .route("/messages/{id}/reject", post(reject))
@@ -123,7 +124,7 @@ async fn claim(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<Str
 }
 
 async fn next(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<impl IntoResponse> {
-    let q = s.store.next(&me, s.lease_ms(), s.now()).await?;
+    let q = s.hive.next(&s, &me).await?;
     Ok(Json(serde_json::json!({ "question": q })))
 }
 
@@ -134,7 +135,9 @@ async fn renew(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<Str
 
 async fn release(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
-    Ok(Json(s.store.release(id, &me, s.now()).await?))
+    let q = s.store.release(id, &me, s.now()).await?;
+    s.reroute();
+    Ok(Json(q))
 }
 
 #[derive(Deserialize)]
@@ -199,6 +202,7 @@ async fn transfer(
         _ => return Err(ApiError::bad_request("give exactly one of to_function or to_agent")),
     };
     let q = s.store.transfer(id, &me, target, b.note, s.functions(), s.lease_ms(), s.now()).await?;
+    s.reroute();
     Ok(Json(q))
 }
 
@@ -209,7 +213,9 @@ async fn resolve(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<S
 
 async fn reopen(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
-    Ok(Json(s.store.reopen(id, &me, s.now()).await?))
+    let q = s.store.reopen(id, &me, s.now()).await?;
+    s.reroute();
+    Ok(Json(q))
 }
 
 /// Tells colleagues "I am looking at this" (shown next to the question in their queues).
@@ -217,6 +223,29 @@ async fn viewing(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<S
     let id = parse_id(&id, "question")?;
     s.store.viewing(id, &me, s.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicBody {
+    topic: String,
+}
+
+/// Corrects the topic the classifier chose (any employee; counted in the statistics).
+async fn recategorize(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(b): Body<TopicBody>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id, "question")?;
+    let topic = s.config.topic(&b.topic).ok_or_else(|| {
+        let known: Vec<&str> = s.config.topics.iter().map(|t| t.name.as_str()).collect();
+        ApiError::bad_request(format!("unknown topic '{}'; known: {}", b.topic, known.join(", ")))
+    })?;
+    let q = s.store.recategorize(id, &me, &topic.name, &topic.function, topic.sla_minutes as i64 * 60_000, s.now()).await?;
+    s.reroute();
+    Ok(Json(q))
 }
 
 async fn approvals(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
@@ -281,7 +310,9 @@ struct StatusBody {
 async fn set_status(State(s): State<AppState>, Caller(me): Caller, Body(b): Body<StatusBody>) -> ApiResult<impl IntoResponse> {
     let status = AgentStatus::parse(&b.status)
         .ok_or_else(|| ApiError::bad_request(format!("status '{}': use online, away or offline", b.status)))?;
-    Ok(Json(s.store.set_status(&me, status, s.now()).await?))
+    let agent = s.store.set_status(&me, status, s.now()).await?;
+    s.reroute();
+    Ok(Json(agent))
 }
 
 async fn stats(State(s): State<AppState>, _c: Caller) -> ApiResult<impl IntoResponse> {
@@ -332,6 +363,9 @@ async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body
         outcomes.push(outcome);
     }
     let created = outcomes.iter().any(|o| o.outcome != "duplicate");
+    if created {
+        s.reroute();
+    }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     if batch {
         Ok((status, Json(serde_json::json!({ "items": outcomes }))))

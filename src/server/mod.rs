@@ -6,6 +6,7 @@ mod api;
 mod error;
 mod events;
 mod extract;
+pub mod hive;
 pub mod openapi;
 pub mod webhook;
 
@@ -32,6 +33,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Key for Standard Webhooks signatures, already decoded.
     pub webhook_key: Option<Arc<Vec<u8>>>,
+    pub hive: Arc<hive::Hive>,
+    /// Wakes the routing job at once (a question arrived, an agent came online).
+    route_now: Arc<tokio::sync::Notify>,
     functions: Arc<Vec<String>>,
 }
 
@@ -40,11 +44,18 @@ impl AppState {
         let functions = config.functions.iter().map(|f| f.name.clone()).collect();
         AppState {
             store,
+            hive: Arc::new(hive::Hive::new(&config)),
+            route_now: Arc::new(tokio::sync::Notify::new()),
             config: Arc::new(config),
             clock,
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
         }
+    }
+
+    /// Asks the routing job to run now rather than at its next tick.
+    pub fn reroute(&self) {
+        self.route_now.notify_one();
     }
 
     pub fn now(&self) -> i64 {
@@ -80,10 +91,32 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts the background jobs: returning expired leases to the queue, checkpointing the
-/// database, and pruning old events.
+/// Starts the background jobs: routing (offers, breaches), returning expired leases to the
+/// queue, checkpointing the database, and pruning old events.
 pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
+    let router = state.clone();
+    let routing = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = router.route_now.notified() => {}
+            }
+            if let Err(e) = router.hive.route(&router).await {
+                tracing::warn!(error = %e, "routing pass failed; will retry");
+            }
+        }
+    });
     tokio::spawn(async move {
+        // Aborting this task (the demo, tests) must stop the router too.
+        struct StopRouter(tokio::task::JoinHandle<()>);
+        impl Drop for StopRouter {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _router = StopRouter(routing);
         let every = Duration::from_secs(state.config.server.lease_check_seconds as u64);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -93,7 +126,10 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
             n += 1;
             match state.store.expire_leases(state.now()).await {
                 Ok(0) => {}
-                Ok(k) => tracing::info!(count = k, "returned expired claims to the queue"),
+                Ok(k) => {
+                    tracing::info!(count = k, "returned expired claims to the queue");
+                    state.reroute();
+                }
                 Err(e) => tracing::warn!(error = %e, "lease expiry failed; will retry"),
             }
             if let Err(e) = state.store.checkpoint().await {

@@ -13,6 +13,7 @@ mod agents;
 mod events;
 mod migrations;
 mod questions;
+mod routing;
 mod stats;
 
 use std::path::Path;
@@ -35,6 +36,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use questions::{InboundOutcome, NewInbound, QueueFilter, QueuePage, TransferTarget};
+pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 
 use crate::config::Durability;

@@ -462,34 +462,6 @@ impl Store {
         Ok(q)
     }
 
-    /// Claims the best question for `agent`: for now the oldest open question on a topic the
-    /// agent has a skill for (their home function's, if they list no skills).
-    pub async fn next(&self, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Option<Question>> {
-        let mut tx = self.write(now).await?;
-        let (sql, binds): (String, Vec<String>) = if agent.skills.is_empty() {
-            (
-                format!("{QUESTION_SELECT} WHERE q.state = 'open' AND q.function = ? ORDER BY q.received_at, q.id LIMIT 1"),
-                vec![agent.function.clone()],
-            )
-        } else {
-            let marks = vec!["?"; agent.skills.len()].join(", ");
-            (
-                format!("{QUESTION_SELECT} WHERE q.state = 'open' AND q.topic IN ({marks}) ORDER BY q.received_at, q.id LIMIT 1"),
-                agent.skills.iter().map(|s| s.topic.clone()).collect(),
-            )
-        };
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            query = query.bind(b);
-        }
-        let row = query.fetch_optional(tx.conn()).await?;
-        let Some(row) = row else { return Ok(None) };
-        let q = question_from_row(&row)?;
-        let q = claim_in_tx(&mut tx, &q, agent, lease_ms).await?;
-        tx.commit().await?;
-        Ok(Some(q))
-    }
-
     pub async fn renew(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;

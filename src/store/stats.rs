@@ -65,6 +65,8 @@ pub struct Stats {
     pub sla_attainment_pct_today: Option<f64>,
     pub answered_last_hour: i64,
     pub answered_today: i64,
+    /// Topics corrected by agents today (the classifier got them wrong).
+    pub topic_corrections_today: i64,
     /// New questions per 5 minutes over the last 2 hours, oldest first (24 buckets).
     pub arrivals_5min: Vec<i64>,
     /// Replies released per 5 minutes over the last 2 hours, oldest first (24 buckets).
@@ -238,6 +240,12 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
 
+        let corrections: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = ? AND at >= ?")
+            .bind(crate::model::event_kind::QUESTION_RECATEGORIZED)
+            .bind(day_start)
+            .fetch_one(&mut *conn)
+            .await?;
+
         let functions: Vec<FunctionStats> = by_function.into_values().collect();
         let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();
         Ok(Stats {
@@ -260,6 +268,7 @@ impl Store {
             },
             answered_last_hour: answered.try_get::<Option<i64>, _>("hour")?.unwrap_or(0),
             answered_today: answered.try_get::<Option<i64>, _>("today")?.unwrap_or(0),
+            topic_corrections_today: corrections,
             arrivals_5min: buckets(&arrivals, now),
             answers_5min: buckets(&answers, now),
             functions,

@@ -204,6 +204,8 @@ pub struct App {
     pub flash: Option<(String, Level)>,
     /// Question → (who is looking at it, since when).
     pub viewers: HashMap<i64, (String, Millis)>,
+    /// Question → (who the router offered it to, until when).
+    pub offers: HashMap<i64, (String, Millis)>,
     pub stats: Option<Stats>,
     pub stats_stale: bool,
     pub approvals: Vec<(Message, Question)>,
@@ -284,6 +286,7 @@ impl App {
             picker: None,
             flash: None,
             viewers: HashMap::new(),
+            offers: HashMap::new(),
             stats: None,
             stats_stale: true,
             approvals: Vec::new(),
@@ -414,6 +417,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 app.order_dirty = true;
             }
             app.viewers.retain(|_, (_, at)| now - *at < 120_000);
+            app.offers.retain(|_, (_, until)| *until > now);
             let mut cmds = Vec::new();
             if app.stats_stale && app.online && app.view == View::Dashboard {
                 app.stats_stale = false;
@@ -536,7 +540,21 @@ fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
         return cmds;
     }
     if let Ok(q) = serde_json::from_value::<Question>(e.data["question"].clone()) {
+        if q.holder.is_some() {
+            app.offers.remove(&q.id);
+        }
         app.upsert(q);
+    }
+    if e.kind == "question.offered" {
+        if let (Some(qid), Some(to)) = (e.question_id, e.data["to"].as_str()) {
+            let until = e.data["expires_at"].as_i64().unwrap_or(e.at + 30_000);
+            app.offers.insert(qid, (to.to_string(), until));
+            if to == app.me.handle {
+                let c = app.keymap.describe(Action::Claim);
+                app.info(format!("#{qid} is offered to you: open it and press {c} to claim"));
+            }
+        }
+        return cmds;
     }
     if e.kind.starts_with("reply.") || e.kind.starts_with("question.") {
         app.stats_stale = true;

@@ -149,6 +149,7 @@ pub fn stats() -> Stats {
         sla_attainment_pct_today: Some(88.3),
         answered_last_hour: 35,
         answered_today: 251,
+        topic_corrections_today: 2,
         arrivals_5min: (0..24).map(|i| (i * 7 % 11) + 2).collect(),
         answers_5min: (0..24).map(|i| (i * 5 % 9) + 1).collect(),
         functions: functions

@@ -130,11 +130,13 @@ fn render_queue(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
             let (sla_text, sla_style) = sla_cell(q, app.now, t);
             let waiting = duration(app.now - q.awaiting_since.unwrap_or(q.received_at));
             let customer = if q.customer.name.trim().is_empty() { &q.customer.handle } else { &q.customer.name };
-            let holder = match (&q.holder, app.viewers.get(&q.id)) {
-                (Some(h), _) if *h == app.me.handle => "you".to_string(),
-                (Some(h), _) => format!("@{}", text::one_line(h)),
-                (None, Some((v, _))) => format!("viewing @{}", text::one_line(v)),
-                (None, None) => String::new(),
+            let holder = match (&q.holder, app.viewers.get(&q.id), app.offers.get(&q.id)) {
+                (Some(h), _, _) if *h == app.me.handle => "you".to_string(),
+                (Some(h), _, _) => format!("@{}", text::one_line(h)),
+                (None, Some((v, _)), _) => format!("viewing @{}", text::one_line(v)),
+                (None, None, Some((to, _))) if *to == app.me.handle => "→ offered you".to_string(),
+                (None, None, Some((to, _))) => format!("→ @{}", text::one_line(to)),
+                (None, None, None) => String::new(),
             };
             let row = Row::new(vec![
                 Cell::from(waiting),

@@ -1,0 +1,158 @@
+//! What the router reads from the store (who is online with room, what waits) and the events it
+//! writes (offers, breaches, topic corrections).
+
+use sqlx::Row;
+
+use super::Store;
+use super::questions::load_question;
+use crate::error::{Error, Result};
+use crate::model::{Agent, Millis, Question, event_kind};
+
+/// An employee as routing sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingAgent {
+    pub id: i64,
+    pub handle: String,
+    pub function: String,
+    pub skills: Vec<(String, u8)>,
+    pub capacity: u32,
+    pub holding: u32,
+    pub online: bool,
+    pub novice: bool,
+    pub idle_since: Millis,
+}
+
+/// A waiting question as routing sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingQuestion {
+    pub id: i64,
+    pub topic: String,
+    pub function: String,
+    pub waiting_since: Millis,
+    pub sla_due_at: Millis,
+    pub priority: i32,
+    pub previous_agent: Option<i64>,
+}
+
+impl Store {
+    /// Enabled agents (with what they hold) and the open questions, for one routing pass.
+    pub async fn routing_snapshot(&self) -> Result<(Vec<RoutingAgent>, Vec<RoutingQuestion>)> {
+        let mut conn = self.read().await?;
+        let rows = sqlx::query(
+            "SELECT a.id, a.handle, a.function, a.capacity, a.status, a.novice, a.status_at, \
+             (SELECT COUNT(*) FROM questions q WHERE q.holder_id = a.id AND q.state IN ('claimed', 'awaiting_approval')) AS holding, \
+             (SELECT MAX(q.claimed_at) FROM questions q WHERE q.holder_id = a.id) AS last_claim \
+             FROM agents a WHERE a.disabled = 0 ORDER BY a.id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let skill_rows = sqlx::query("SELECT agent_id, topic, proficiency FROM skills").fetch_all(&mut *conn).await?;
+        let mut skills: std::collections::HashMap<i64, Vec<(String, u8)>> = Default::default();
+        for r in &skill_rows {
+            skills
+                .entry(r.try_get("agent_id")?)
+                .or_default()
+                .push((r.try_get("topic")?, r.try_get::<i64, _>("proficiency")? as u8));
+        }
+        let agents = rows
+            .iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let status: String = r.try_get("status")?;
+                let status_at: i64 = r.try_get("status_at")?;
+                let last_claim: Option<i64> = r.try_get("last_claim")?;
+                Ok(RoutingAgent {
+                    id,
+                    handle: r.try_get("handle")?,
+                    function: r.try_get("function")?,
+                    skills: skills.remove(&id).unwrap_or_default(),
+                    capacity: r.try_get::<i64, _>("capacity")? as u32,
+                    holding: r.try_get::<i64, _>("holding")? as u32,
+                    online: status == "online",
+                    novice: r.try_get("novice")?,
+                    idle_since: last_claim.map_or(status_at, |c| c.max(status_at)),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let questions = sqlx::query(
+            "SELECT id, topic, function, received_at, awaiting_since, sla_due_at, priority, answered_by_id \
+             FROM questions WHERE state = 'open' ORDER BY sla_due_at, id",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let received: i64 = r.try_get("received_at")?;
+            let awaiting: Option<i64> = r.try_get("awaiting_since")?;
+            Ok(RoutingQuestion {
+                id: r.try_get("id")?,
+                topic: r.try_get("topic")?,
+                function: r.try_get("function")?,
+                waiting_since: awaiting.unwrap_or(received),
+                sla_due_at: r.try_get("sla_due_at")?,
+                priority: r.try_get("priority")?,
+                previous_agent: r.try_get("answered_by_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok((agents, questions))
+    }
+
+    /// Records a routing signal about a question (an offer, a breach): an event carrying the
+    /// question as it is, plus `extra`. The question itself does not change.
+    pub async fn signal(&self, kind: &str, qid: i64, extra: serde_json::Value, now: Millis) -> Result<()> {
+        let mut tx = self.write(now).await?;
+        let q = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
+        let mut data = serde_json::json!({ "question": q });
+        if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        tx.event(kind, Some(qid), None, data).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An agent corrects the topic the classifier chose. The question moves to the topic's
+    /// function and deadline target (its deadline is recomputed from when the customer started
+    /// waiting); the correction is an event and counts in the statistics.
+    pub async fn recategorize(
+        &self,
+        qid: i64,
+        agent: &Agent,
+        topic: &str,
+        function: &str,
+        sla_ms: i64,
+        now: Millis,
+    ) -> Result<Question> {
+        let mut tx = self.write(now).await?;
+        let q = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
+        if q.topic == topic {
+            return Ok(q);
+        }
+        let since = q.awaiting_since.unwrap_or(q.received_at);
+        sqlx::query(
+            "UPDATE questions SET topic = ?, function = ?, sla_ms = ?, \
+             sla_due_at = CASE WHEN awaiting_since IS NULL THEN sla_due_at ELSE ? END, \
+             matched_rule = ?, confidence = 1.0, updated_at = ? WHERE id = ?",
+        )
+        .bind(topic.to_string())
+        .bind(function.to_string())
+        .bind(sla_ms)
+        .bind(since + sla_ms)
+        .bind(format!("corrected by @{}", agent.handle))
+        .bind(now)
+        .bind(qid)
+        .execute(tx.conn())
+        .await?;
+        let updated = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::Internal("question vanished".into()))?;
+        tx.event(
+            event_kind::QUESTION_RECATEGORIZED,
+            Some(qid),
+            Some(&agent.handle),
+            serde_json::json!({ "question": &updated, "from_topic": q.topic, "to_topic": topic }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
