@@ -129,11 +129,10 @@ impl Scarcity {
         let mut experts = vec![0usize; waiting_per_topic.len()];
         for a in agents.iter().filter(|a| a.online) {
             for (t, p) in &a.skills {
-                if *p >= PRIMARY_LEVEL {
-                    if let Some(e) = experts.get_mut(*t as usize) {
+                if *p >= PRIMARY_LEVEL
+                    && let Some(e) = experts.get_mut(*t as usize) {
                         *e += 1;
                     }
-                }
             }
         }
         let protected = waiting_per_topic.iter().zip(&experts).map(|(w, e)| *w > 0 && *e <= limit).collect();

@@ -373,26 +373,23 @@ impl App {
             .collect();
         ids.sort_unstable();
         self.order = ids.into_iter().map(|(_, _, id)| id).collect();
-        if let Some(id) = keep_id {
-            if let Some(i) = self.order.iter().position(|x| *x == id) {
+        if let Some(id) = keep_id
+            && let Some(i) = self.order.iter().position(|x| *x == id) {
                 self.selected = i;
             }
-        }
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
         self.order_dirty = false;
     }
 
     fn upsert(&mut self, q: Question) {
-        if let Some(existing) = self.questions.get(&q.id) {
-            if existing.updated_at > q.updated_at {
+        if let Some(existing) = self.questions.get(&q.id)
+            && existing.updated_at > q.updated_at {
                 return; // an older copy (a snapshot racing an event): keep the newer
             }
-        }
-        if self.detail.as_ref().is_some_and(|d| d.question.id == q.id) {
-            if let Some(d) = self.detail.as_mut() {
+        if self.detail.as_ref().is_some_and(|d| d.question.id == q.id)
+            && let Some(d) = self.detail.as_mut() {
                 d.question = q.clone();
             }
-        }
         self.questions.insert(q.id, q);
         self.order_dirty = true;
     }
@@ -532,11 +529,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
 fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
     let mut cmds = Vec::new();
     if e.kind == "question.viewing" {
-        if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone()) {
-            if actor != app.me.handle {
+        if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone())
+            && actor != app.me.handle {
                 app.viewers.insert(qid, (actor, e.at));
             }
-        }
         return cmds;
     }
     if let Ok(q) = serde_json::from_value::<Question>(e.data["question"].clone()) {

@@ -143,11 +143,7 @@ impl Key {
     }
 
     pub fn from_event(e: &KeyEvent) -> Key {
-        let code = match e.code {
-            // Some terminals report Shift+Tab as BackTab with SHIFT; letters come uppercased.
-            KeyCode::Char(c) => KeyCode::Char(c),
-            other => other,
-        };
+        let code = e.code;
         Key {
             code,
             ctrl: e.modifiers.contains(KeyModifiers::CONTROL),
