@@ -61,13 +61,13 @@ fn main() {
     c.final_summary();
 
     let runs = 301;
-    let m_small = median(|| drop(term.draw(|f| view::render(&small, f))), runs);
-    let m_big = median(|| drop(term.draw(|f| view::render(&big, f))), runs);
+    let m_small = median(|| { let _ = term.draw(|f| view::render(&small, f)); }, runs);
+    let m_big = median(|| { let _ = term.draw(|f| view::render(&big, f)); }, runs);
     let m_key = median(
         || {
             update(&mut big, down());
             big.prepare();
-            drop(term.draw(|f| view::render(&big, f)));
+            { let _ = term.draw(|f| view::render(&big, f)); };
         },
         runs,
     );
@@ -76,7 +76,7 @@ fn main() {
         || {
             big.touch();
             big.prepare();
-            drop(term.draw(|f| view::render(&big, f)));
+            { let _ = term.draw(|f| view::render(&big, f)); };
         },
         31,
     );
