@@ -335,7 +335,8 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
         m.author = EVIL.into();
     }
     let reply = d.messages[2].clone();
-    let mut views: Vec<(&str, Box<dyn Fn(&mut App)>)> = Vec::new();
+    type Setup = Box<dyn Fn(&mut App)>;
+    let mut views: Vec<(&str, Setup)> = Vec::new();
     views.push(("queue", Box::new(|_a: &mut App| {})));
     let dd = d.clone();
     views.push(("conversation", Box::new(move |a: &mut App| {
