@@ -241,6 +241,11 @@ impl Client {
             .await
     }
 
+    /// Corrects the topic the classifier chose.
+    pub async fn recategorize(&self, id: i64, topic: &str) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/topic"), Some(json!({ "topic": topic }))).await
+    }
+
     pub async fn resolve(&self, id: i64) -> ClientResult<Question> {
         self.post(&format!("/api/v1/questions/{id}/resolve"), None).await
     }

@@ -114,6 +114,9 @@ pub struct TopicConfig {
     pub function: String,
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Channels whose questions lean to this topic when keywords tie.
+    #[serde(default)]
+    pub channels: Vec<String>,
     pub sla_minutes: u32,
 }
 

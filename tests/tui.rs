@@ -277,6 +277,16 @@ fn transfer_asks_where_and_sends_the_note_along() {
 }
 
 #[test]
+fn an_agent_corrects_the_topic_from_the_conversation() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('T'), KeyModifiers::SHIFT)));
+    typed(&mut app, "bill");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Cmd::Recategorize { question_id: 2, topic: "billing".into() }]);
+}
+
+#[test]
 fn live_events_update_the_queue_and_show_who_is_looking() {
     let mut app = app_with(3, agent("dana", Role::Agent));
     let mut q = question(7);

@@ -21,8 +21,9 @@ pub struct Classification {
 }
 
 /// Picks the topic whose keywords occur most often in `text` (whole words, case-insensitive);
-/// ties go to the topic listed first in the configuration. No match: the default topic.
-pub fn classify(config: &Config, text: &str) -> Classification {
+/// a topic that lists the question's channel in `channels` wins a tie (a hint, never a match on
+/// its own); further ties go to the topic listed first. No match: the default topic.
+pub fn classify(config: &Config, channel: &str, text: &str) -> Classification {
     let haystack = normalise(text);
     let mut best: Option<(usize, &crate::config::TopicConfig, String)> = None;
     for topic in &config.topics {
@@ -35,16 +36,18 @@ pub fn classify(config: &Config, text: &str) -> Classification {
                 first.get_or_insert_with(|| kw.clone());
             }
         }
-        if hits > 0 && best.as_ref().is_none_or(|(h, _, _)| hits > *h) {
-            best = Some((hits, topic, first.unwrap_or_default()));
+        // Doubled so a channel hint (worth 1) breaks ties between equal keyword counts.
+        let weight = hits * 2 + usize::from(hits > 0 && topic.channels.iter().any(|c| c == channel));
+        if hits > 0 && best.as_ref().is_none_or(|(h, _, _)| weight > *h) {
+            best = Some((weight, topic, first.unwrap_or_default()));
         }
     }
     match best {
-        Some((hits, topic, kw)) => Classification {
+        Some((weight, topic, kw)) => Classification {
             topic: topic.name.clone(),
             function: topic.function.clone(),
             sla_minutes: topic.sla_minutes,
-            confidence: (0.5 + 0.25 * (hits as f32 - 1.0)).min(1.0),
+            confidence: (0.5 + 0.25 * ((weight / 2) as f32 - 1.0)).min(1.0),
             matched: Some(kw),
         },
         None => {
@@ -101,7 +104,7 @@ mod tests {
     #[test]
     fn keywords_pick_the_topic_and_say_why() {
         let c = Config::builtin();
-        let r = classify(&c, "I was CHARGED twice for my order, I want a refund!");
+        let r = classify(&c, "mastodon", "I was CHARGED twice for my order, I want a refund!");
         assert_eq!(r.topic, "billing");
         assert_eq!(r.function, "billing");
         assert!(r.confidence > 0.5);
@@ -112,7 +115,7 @@ mod tests {
     fn whole_words_only() {
         let c = Config::builtin();
         // "tv" must not match inside "atv"; "hours" inside "ours" must not match either.
-        let r = classify(&c, "is this atv ours?");
+        let r = classify(&c, "x", "is this atv ours?");
         assert_eq!(r.topic, "general");
         assert_eq!(r.confidence, 0.0);
         assert_eq!(r.matched, None);
@@ -121,8 +124,20 @@ mod tests {
     #[test]
     fn phrases_match_across_punctuation() {
         let c = Config::builtin();
-        let r = classify(&c, "My TV won't turn on... HDMI?");
+        let r = classify(&c, "bluesky", "My TV won't turn on... HDMI?");
         assert_eq!(r.topic, "setup");
         assert_eq!(r.function, "tech_support");
+    }
+
+    #[test]
+    fn a_channel_hint_breaks_a_tie() {
+        let mut c = Config::builtin();
+        // "order" (delivery) and "charge" (billing): one keyword each.
+        let text = "order charge";
+        assert_eq!(classify(&c, "x", text).topic, "billing", "first listed wins a plain tie");
+        c.topics.iter_mut().find(|t| t.name == "delivery").unwrap().channels = vec!["x".into()];
+        assert_eq!(classify(&c, "x", text).topic, "delivery");
+        assert_eq!(classify(&c, "mastodon", text).topic, "billing");
+        assert_eq!(classify(&c, "x", "hello").topic, "general", "a hint alone is no match");
     }
 }

@@ -352,7 +352,7 @@ async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body
         let msg: NewInbound = serde_json::from_value(item).map_err(|e| {
             ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() })
         })?;
-        let class = routing::classify(&s.config, &msg.text);
+        let class = routing::classify(&s.config, &msg.channel, &msg.text);
         let outcome = s.store.inbound(msg, &class, s.lease_ms(), s.now()).await.map_err(|e| {
             let mut api = ApiError::from(e);
             if batch {

@@ -59,7 +59,7 @@ impl Fixture {
     }
 
     async fn inbound(&self, msg: NewInbound, now: i64) -> InboundOutcome {
-        let class = classify(&self.config, &msg.text);
+        let class = classify(&self.config, &msg.channel, &msg.text);
         self.store.inbound(msg, &class, LEASE, now).await.unwrap()
     }
 
@@ -501,7 +501,7 @@ async fn tokens_are_hashed_and_disabling_revokes_them() {
 #[tokio::test]
 async fn bad_inbound_is_refused_with_a_reason() {
     let fx = Fixture::new().await;
-    let class = classify(&fx.config, "x");
+    let class = classify(&fx.config, "mastodon", "x");
     let base = NewInbound {
         channel: "mastodon".into(),
         external_id: "m1".into(),

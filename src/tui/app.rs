@@ -125,6 +125,7 @@ impl Composer {
 pub enum PickerPurpose {
     Template,
     Transfer,
+    Topic,
 }
 
 /// A fuzzy finder over a short list.
@@ -212,6 +213,8 @@ pub struct App {
     pub approvals_selected: usize,
     pub pending: Vec<PendingReply>,
     pub functions: Vec<String>,
+    /// Topic names, for correcting a question's topic.
+    pub topics: Vec<String>,
     pub templates: Vec<Template>,
     pub keymap: KeyMap,
     pub drafts: Option<Drafts>,
@@ -258,6 +261,7 @@ pub enum Cmd {
     Reply(PendingReply),
     Note { question_id: i64, body: String },
     Transfer { question_id: i64, to: TransferTo, note: Option<String> },
+    Recategorize { question_id: i64, topic: String },
     Approve { message_id: i64, edited: Option<String> },
     Reject { message_id: i64, reason: String },
     LoadStats,
@@ -293,6 +297,7 @@ impl App {
             approvals_selected: 0,
             pending: Vec::new(),
             functions,
+            topics: Vec::new(),
             templates,
             keymap,
             drafts,
@@ -716,6 +721,18 @@ fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
             });
             vec![]
         }
+        Action::Topic => {
+            let Some(q) = app.detail.as_ref().map(|d| d.question.clone()) else { return vec![] };
+            let items = app.topics.iter().filter(|t| **t != q.topic).map(|t| (t.clone(), t.clone())).collect();
+            app.picker = Some(Picker {
+                purpose: PickerPurpose::Topic,
+                title: format!("#{} is about… (now: {})", q.id, q.topic),
+                query: String::new(),
+                items,
+                selected: 0,
+            });
+            vec![]
+        }
         Action::Resolve | Action::Release | Action::Reopen => {
             let Some(id) = app.current_question().map(|q| q.id) else { return vec![] };
             let (what, cmd) = match action {
@@ -943,6 +960,14 @@ fn picker_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
                         c.area.insert_str(filled);
                         if let (Some(kind), Some(d)) = (c.kind.draft_kind(), app.drafts.as_ref()) {
                             d.save(c.question_id, kind, &c.text());
+                        }
+                    }
+                }
+                PickerPurpose::Topic => {
+                    let qid = app.detail.as_ref().map(|d| d.question.id);
+                    if let (Some(topic), Some(question_id)) = (chosen, qid) {
+                        if needs_server(app, "correct the topic") {
+                            return vec![Cmd::Recategorize { question_id, topic }];
                         }
                     }
                 }

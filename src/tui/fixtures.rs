@@ -94,6 +94,7 @@ pub fn app_with(n: i64, me: Agent) -> App {
     let functions = config.functions.iter().map(|f| f.name.clone()).collect();
     let mut app = App::new(me, NOW, functions, config.client.templates.clone(), KeyMap::defaults(), None);
     app.loaded = true;
+    app.topics = config.topics.iter().map(|t| t.name.clone()).collect();
     for i in 0..n {
         let q = question(i);
         app.questions.insert(q.id, q);

@@ -83,6 +83,7 @@ actions! {
     Reply, "reply", Conversation, "reply", ["r"];
     Note, "note", Conversation, "note", ["N"];
     Transfer, "transfer", Conversation, "transfer", ["t"];
+    Topic, "topic", Conversation, "correct topic", ["T"];
     Resolve, "resolve", Question, "resolve", ["x"];
     Release, "release", Question, "release", ["u"];
     Reopen, "reopen", Question, "reopen", ["o"];

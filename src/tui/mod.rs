@@ -61,15 +61,19 @@ pub async fn load_queue(client: &Client) -> Result<Vec<Question>, ClientError> {
 pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> Result<App, String> {
     let me = preflight(client).await?;
     let keymap = KeyMap::new(&config.client.keys)?;
-    let functions = match client.directory().await {
-        Ok(d) => d["functions"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default(),
-        Err(_) => config.functions.iter().map(|f| f.name.clone()).collect(),
+    let names = |d: &serde_json::Value, key: &str| -> Vec<String> {
+        d[key].as_array().map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+    };
+    let (functions, topics) = match client.directory().await {
+        Ok(d) => (names(&d, "functions"), names(&d, "topics")),
+        Err(_) => (
+            config.functions.iter().map(|f| f.name.clone()).collect(),
+            config.topics.iter().map(|t| t.name.clone()).collect(),
+        ),
     };
     let drafts = crate::config::data_dir().and_then(|d| Drafts::new(&d, client.base_url(), &me.handle).ok());
     let mut app = App::new(me, (opts.now)(), functions, config.client.templates.clone(), keymap, drafts);
+    app.topics = topics;
     app.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.view = if opts.view == View::Approvals && !app.is_reviewer() { View::Queue } else { opts.view };
     Ok(app)
@@ -213,6 +217,9 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
                     TransferTo::Agent(a) => format!("@{a}"),
                 };
                 done(r, format!("#{question_id} handed to {target}"), format!("transfer #{question_id}"))
+            }
+            Cmd::Recategorize { question_id, topic } => {
+                done(client.recategorize(question_id, &topic).await, format!("#{question_id} is now about {topic}"), format!("correct the topic of #{question_id}"))
             }
             Cmd::Approve { message_id, edited } => match client.approve(message_id, edited.as_deref()).await {
                 Ok(m) => Msg::Done { what: format!("approved the reply to #{}", m.question_id), question: None },

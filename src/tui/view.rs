@@ -421,16 +421,19 @@ pub fn footer_text(app: &App) -> String {
             View::Dashboard => &[],
         }
     };
-    let mut parts: Vec<String> = contexts
-        .iter()
-        .flat_map(|c| Action::ALL.iter().filter(move |a| a.context() == *c))
-        .map(|a| format!("{} {}", app.keymap.describe(*a), a.label()))
-        .collect();
+    // Help and quit first, so a narrow terminal never hides them.
+    let mut parts: Vec<String> = Vec::new();
     if app.composer.is_none() {
-        for a in [Action::Back, Action::Help, Action::Quit] {
+        for a in [Action::Help, Action::Quit, Action::Back] {
             parts.push(format!("{} {}", app.keymap.describe(a), a.label()));
         }
     }
+    parts.extend(
+        contexts
+            .iter()
+            .flat_map(|c| Action::ALL.iter().filter(move |a| a.context() == *c))
+            .map(|a| format!("{} {}", app.keymap.describe(*a), a.label())),
+    );
     parts.join(" · ")
 }
 
@@ -503,12 +506,20 @@ fn render_help(app: &App, f: &mut Frame, t: &Theme) {
     let area = centered(f.area(), 76, f.area().height.saturating_sub(2));
     f.render_widget(Clear, area);
     let lines = help_lines(app);
+    // Split between whole groups, so no heading is parted from its keys.
     let half = lines.len().div_ceil(2);
+    let split = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.ends_with(':') && *i > 0)
+        .map(|(i, _)| i)
+        .min_by_key(|i| i.abs_diff(half))
+        .unwrap_or(half);
     let inner = Block::default().borders(Borders::ALL).title(" Keys (any key closes) ");
     let inside = inner.inner(area);
     f.render_widget(inner, area);
     let [left, right] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(inside);
     let style = |l: &String| if l.ends_with(':') { Line::styled(l.clone(), t.bold()) } else { Line::from(l.clone()) };
-    f.render_widget(Paragraph::new(lines[..half].iter().map(style).collect::<Vec<_>>()), left);
-    f.render_widget(Paragraph::new(lines[half..].iter().map(style).collect::<Vec<_>>()), right);
+    f.render_widget(Paragraph::new(lines[..split].iter().map(style).collect::<Vec<_>>()), left);
+    f.render_widget(Paragraph::new(lines[split..].iter().map(style).collect::<Vec<_>>()), right);
 }
