@@ -8,6 +8,7 @@ pub mod bench;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod model;
 pub mod routing;
