@@ -49,6 +49,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A scripted demo hive with no set-up: the real server in-process (in memory), customers
+    /// asking and colleagues answering, and you in the terminal. For trying helphive out and for
+    /// training newcomers.
+    Demo {
+        /// A scenario file (TOML; see scenarios/default.toml for the format). Default: built in.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// How fast scenario time runs: 2 is twice as fast as real time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Your role: agent (the queue), mentor (you review the novice's replies) or lead (the dashboard).
+        #[arg(long, default_value = "agent", value_parser = parse_role)]
+        role: Role,
+        /// No terminal: run the scenario and print a summary.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: how much scenario time to run, like 60s or 4m (default: the whole scenario).
+        #[arg(long, value_name = "DURATION", value_parser = helphive::demo::parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
     /// Open the terminal straight on the shift lead's dashboard.
     Dashboard,
     /// Print the queue statistics once (for scripts: --json).
@@ -232,7 +252,7 @@ fn init_file_logging() {
 async fn open_terminal(cli: &Cli, config: &Config, view: helphive::tui::app::View) -> Result<(), String> {
     init_file_logging();
     let client = terminal_client(cli, config)?;
-    helphive::tui::run(client, config, helphive::tui::TuiOptions { view, now: now_ms }).await
+    helphive::tui::run(client, config, helphive::tui::TuiOptions { view, clock: Arc::new(SystemClock) }).await
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -242,6 +262,37 @@ async fn run(cli: Cli) -> Result<(), String> {
         return open_terminal(&cli, &config, helphive::tui::app::View::Queue).await;
     };
     match command {
+        Command::Demo { scenario, speed, role, headless, duration } => {
+            let opts = helphive::demo::DemoOptions { scenario: scenario.clone(), speed: *speed, role: *role };
+            if *headless {
+                let duration = match duration {
+                    Some(d) => *d,
+                    None => helphive::demo::Scenario::load(opts.scenario.as_deref())?.duration(),
+                };
+                let summary = helphive::demo::run_headless(&opts, duration).await?;
+                print!("{summary}");
+                return Ok(());
+            }
+            if duration.is_some() {
+                return Err("--duration goes with --headless; the interactive demo runs until you quit".into());
+            }
+            init_file_logging();
+            let world = helphive::demo::start(&opts).await?;
+            let client = helphive::client::Client::new(&world.base_url, &world.user_token).map_err(|e| e.to_string())?;
+            let view = match role {
+                Role::Lead | Role::Admin => helphive::tui::app::View::Dashboard,
+                Role::Mentor => helphive::tui::app::View::Approvals,
+                Role::Agent => helphive::tui::app::View::Queue,
+            };
+            let result = helphive::tui::run(client, &config, helphive::tui::TuiOptions { view, clock: world.clock() }).await;
+            let summary = world.summary().await;
+            world.shutdown().await;
+            result?;
+            if let Ok(s) = summary {
+                print!("{s}");
+            }
+            Ok(())
+        }
         Command::Dashboard => open_terminal(&cli, &config, helphive::tui::app::View::Dashboard).await,
         Command::Stats { json } => {
             let client = terminal_client(&cli, &config)?;

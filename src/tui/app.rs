@@ -965,11 +965,10 @@ fn picker_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
                 }
                 PickerPurpose::Topic => {
                     let qid = app.detail.as_ref().map(|d| d.question.id);
-                    if let (Some(topic), Some(question_id)) = (chosen, qid) {
-                        if needs_server(app, "correct the topic") {
+                    if let (Some(topic), Some(question_id)) = (chosen, qid)
+                        && needs_server(app, "correct the topic") {
                             return vec![Cmd::Recategorize { question_id, topic }];
                         }
-                    }
                 }
                 PickerPurpose::Transfer => {
                     let to = if let Some(h) = query.strip_prefix('@').filter(|h| !h.is_empty()) {

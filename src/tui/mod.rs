@@ -22,8 +22,8 @@ use keymap::KeyMap;
 
 pub struct TuiOptions {
     pub view: View,
-    /// The clock the screen shows time with (ms since epoch).
-    pub now: fn() -> i64,
+    /// The clock the screen shows time with: the wall clock, or the demo's scenario clock.
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 /// Checks the server and token before the screen takes over the terminal, so a wrong URL or
@@ -72,7 +72,7 @@ pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> R
         ),
     };
     let drafts = crate::config::data_dir().and_then(|d| Drafts::new(&d, client.base_url(), &me.handle).ok());
-    let mut app = App::new(me, (opts.now)(), functions, config.client.templates.clone(), keymap, drafts);
+    let mut app = App::new(me, opts.clock.now(), functions, config.client.templates.clone(), keymap, drafts);
     app.topics = topics;
     app.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.view = if opts.view == View::Approvals && !app.is_reviewer() { View::Queue } else { opts.view };
@@ -135,7 +135,7 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
                 None => break Ok(()),
             },
             Some(m) = rx.recv() => m,
-            _ = tick.tick() => Msg::Tick((opts.now)()),
+            _ = tick.tick() => Msg::Tick(opts.clock.now()),
         };
         for cmd in app::update(&mut app, msg) {
             perform(&client, &tx, cmd);
