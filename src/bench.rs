@@ -158,7 +158,7 @@ async fn run_store_phase(store: &Store, agents: &[(Agent, String, i64)], secs: u
                     s.errors += 1;
                 }
                 s.reply_us.push(t.elapsed().as_micros() as u32);
-                let ok = store.resolve(qid, &agent, now_ms()).await.is_ok()
+                let ok = store.resolve(qid, &agent, false, now_ms()).await.is_ok()
                     && store.reopen(qid, &agent, now_ms()).await.is_ok();
                 if ok {
                     s.cycles += 1;

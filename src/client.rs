@@ -250,6 +250,11 @@ impl Client {
         self.post(&format!("/api/v1/questions/{id}/resolve"), None).await
     }
 
+    /// Resolves although the customer has no answer (spam, answered elsewhere).
+    pub async fn resolve_without_reply(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/resolve"), Some(json!({ "without_reply": true }))).await
+    }
+
     pub async fn reopen(&self, id: i64) -> ClientResult<Question> {
         self.post(&format!("/api/v1/questions/{id}/reopen"), None).await
     }

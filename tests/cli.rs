@@ -308,3 +308,17 @@ async fn serve_runs_on_an_in_memory_database() {
     assert_eq!(r.status(), 200);
     assert!(!dir.path().join("data/helphive.db").exists(), "nothing written to disk");
 }
+
+#[test]
+fn demo_runs_headless_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(cmd(dir.path()).args(["demo", "--headless", "--duration", "90s", "--speed", "30"]));
+    assert!(out.starts_with("Demo summary: \"A morning at Hollowmere\""), "{out}");
+    assert!(out.contains("Questions received:"), "{out}");
+    assert!(out.contains("Replies released to customers:"), "{out}");
+    assert!(out.contains("World errors: none"), "{out}");
+    let e = run_err(cmd(dir.path()).args(["demo", "--duration", "60s"]));
+    assert!(e.contains("--duration goes with --headless"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["demo", "--headless", "--scenario", "/nonexistent.toml"]));
+    assert!(e.contains("/nonexistent.toml"), "{e}");
+}

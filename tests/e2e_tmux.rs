@@ -182,3 +182,25 @@ async fn a_rejected_token_is_one_clear_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("refused the token"), "{err}");
 }
+
+#[test]
+fn the_demo_opens_the_terminal_with_nothing_to_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux { socket: format!("helphive-demo-{}", std::process::id()) };
+    let command = format!(
+        "env HELPHIVE_DATA_DIR={data} HELPHIVE_CONFIG_DIR={config} {bin} demo --speed 10 --role lead; sleep 30",
+        data = dir.path().join("data").display(),
+        config = dir.path().join("config").display(),
+        bin = env!("CARGO_BIN_EXE_helphive"),
+    );
+    tmux.run(&["new-session", "-d", "-s", "hh", "-x", "130", "-y", "34", &command]);
+    // A lead starts on the dashboard, which fills as the scenario plays.
+    tmux.wait_for("By function");
+    tmux.wait_for("@ines");
+    tmux.keys(&["1"]);
+    let screen = tmux.wait_for("Queue ·");
+    assert!(screen.contains("@you (store, lead)"), "{screen}");
+    tmux.keys(&["q"]);
+    // On quitting, the trainer gets the summary.
+    tmux.wait_for("Demo summary");
+}

@@ -206,9 +206,23 @@ async fn transfer(
     Ok(Json(q))
 }
 
-async fn resolve(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    /// Close it although the customer has no answer (spam, answered elsewhere).
+    #[serde(default)]
+    without_reply: bool,
+}
+
+async fn resolve(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    body: Option<Body<ResolveBody>>,
+) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
-    Ok(Json(s.store.resolve(id, &me, s.now()).await?))
+    let without_reply = body.map(|Body(b)| b.without_reply).unwrap_or(false);
+    Ok(Json(s.store.resolve(id, &me, without_reply, s.now()).await?))
 }
 
 async fn reopen(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {

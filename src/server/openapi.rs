@@ -30,7 +30,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/questions/{id}/reply", "agent", "Reply to the customer (holder only). A novice's reply waits for approval. Retries with the same idempotency_key (or Idempotency-Key header) are stored once.", Some("Reply")),
     op("post", "/api/v1/questions/{id}/notes", "agent", "Add an internal note, visible to employees only.", Some("Note")),
     op("post", "/api/v1/questions/{id}/transfer", "agent", "Hand a question to a function (back to its queue) or to a colleague, with an optional note that travels with it.", Some("Transfer")),
-    op("post", "/api/v1/questions/{id}/resolve", "agent", "Mark a question done (holder, or a lead).", None),
+    op("post", "/api/v1/questions/{id}/resolve", "agent", "Mark a question done (holder, or a lead). 409 customer_waiting while the customer has no answer, unless without_reply is true.", Some("Resolve")),
     op("post", "/api/v1/questions/{id}/reopen", "agent", "Put a resolved question back in the queue.", None),
     op("post", "/api/v1/questions/{id}/viewing", "agent", "Tell colleagues you are looking at a question (a question.viewing event; their queues show it).", None),
     op("post", "/api/v1/questions/{id}/topic", "agent", "Correct the topic the classifier chose; the question moves to that topic's function and deadline target (a question.recategorized event, counted in stats).", Some("Topic")),
@@ -59,6 +59,7 @@ fn schemas() -> Value {
         "Approve": s(json!({ "body": { "type": "string", "description": "the reply as edited; omit to approve as written" } }), &[]),
         "Reject": s(json!({ "reason": text }), &["reason"]),
         "Topic": s(json!({ "topic": text }), &["topic"]),
+        "Resolve": s(json!({ "without_reply": { "type": "boolean" } }), &[]),
         "Status": s(json!({ "status": { "enum": ["online", "away", "offline"] } }), &["status"]),
         "Inbound": s(json!({
             "channel": text, "external_id": text,

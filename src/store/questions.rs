@@ -578,7 +578,10 @@ impl Store {
         Ok(q)
     }
 
-    pub async fn resolve(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
+    /// Marks a question done. A customer still waiting for an answer (a question never
+    /// answered, or a follow-up that came in after the last reply) keeps it open unless the
+    /// caller says `without_reply`: a follow-up must never be closed unseen.
+    pub async fn resolve(&self, qid: i64, agent: &Agent, without_reply: bool, now: Millis) -> Result<Question> {
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;
         require_holder(&q, agent, true, "resolve")?;
@@ -591,6 +594,16 @@ impl Store {
                 ));
             }
             _ => {}
+        }
+        if let (Some(since), false) = (q.awaiting_since, without_reply) {
+            return Err(Error::conflict(
+                "customer_waiting",
+                format!(
+                    "@{} is waiting for a reply (since {}); reply first, or resolve without a reply",
+                    q.customer.handle,
+                    ago(now, Some(since))
+                ),
+            ));
         }
         sqlx::query(
             "UPDATE questions SET state = 'resolved', holder_id = NULL, lease_until = NULL, claimed_at = NULL, \

@@ -222,7 +222,7 @@ async fn follow_ups_thread_and_return_to_the_agent_who_answered() {
     let q = fx.ask("m1", "ann", "refund", T0).await.question;
     fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
     fx.store.reply(q.id, &dana, "Done!", None, LEASE, T0 + MIN).await.unwrap();
-    fx.store.resolve(q.id, &dana, T0 + 2 * MIN).await.unwrap();
+    fx.store.resolve(q.id, &dana, false, T0 + 2 * MIN).await.unwrap();
 
     let follow = NewInbound {
         channel: "mastodon".into(),
@@ -249,7 +249,10 @@ async fn follow_ups_thread_and_return_to_the_agent_who_answered() {
     assert_eq!(fx.store.question(q.id).await.unwrap().messages.len(), 3);
 
     // Offline agent: the reopened question goes to the shared queue instead.
-    fx.store.resolve(q.id, &dana, T0 + 62 * MIN).await.unwrap();
+    // The follow-up has no answer: resolving needs saying so.
+    let err = fx.store.resolve(q.id, &dana, false, T0 + 62 * MIN).await.unwrap_err();
+    assert_eq!(conflict_code(err), "customer_waiting");
+    fx.store.resolve(q.id, &dana, true, T0 + 62 * MIN).await.unwrap();
     fx.store.set_status(&dana, AgentStatus::Offline, T0).await.unwrap();
     let out = fx
         .inbound(NewInbound {
@@ -329,7 +332,7 @@ async fn resolve_and_reopen() {
     let dana = fx.agent("dana", |_| {}).await;
     let q = fx.ask("m1", "ann", "refund", T0).await.question;
     fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
-    let r = fx.store.resolve(q.id, &dana, T0 + 3 * MIN).await.unwrap();
+    let r = fx.store.resolve(q.id, &dana, true, T0 + 3 * MIN).await.unwrap();
     assert_eq!(r.state, QuestionState::Resolved);
     assert_eq!(r.holder, None);
     let err = fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap_err();
@@ -349,7 +352,7 @@ async fn every_change_is_an_event_with_increasing_ids() {
     fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
     fx.store.note(q.id, &dana, "checking the order", LEASE, T0).await.unwrap();
     fx.store.reply(q.id, &dana, "done", None, LEASE, T0).await.unwrap();
-    fx.store.resolve(q.id, &dana, T0).await.unwrap();
+    fx.store.resolve(q.id, &dana, false, T0).await.unwrap();
     assert_eq!(
         fx.event_kinds().await,
         [

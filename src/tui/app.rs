@@ -257,6 +257,7 @@ pub enum Cmd {
     Next,
     Release(i64),
     Resolve(i64),
+    ResolveWithoutReply(i64),
     Reopen(i64),
     Reply(PendingReply),
     Note { question_id: i64, body: String },
@@ -733,10 +734,11 @@ fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
             });
             vec![]
         }
-        Action::Resolve | Action::Release | Action::Reopen => {
+        Action::Resolve | Action::ResolveWithoutReply | Action::Release | Action::Reopen => {
             let Some(id) = app.current_question().map(|q| q.id) else { return vec![] };
             let (what, cmd) = match action {
                 Action::Resolve => ("resolve", Cmd::Resolve(id)),
+                Action::ResolveWithoutReply => ("resolve", Cmd::ResolveWithoutReply(id)),
                 Action::Release => ("release", Cmd::Release(id)),
                 _ => ("reopen", Cmd::Reopen(id)),
             };

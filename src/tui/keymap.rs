@@ -85,6 +85,7 @@ actions! {
     Transfer, "transfer", Conversation, "transfer", ["t"];
     Topic, "topic", Conversation, "correct topic", ["T"];
     Resolve, "resolve", Question, "resolve", ["x"];
+    ResolveWithoutReply, "resolve_without_reply", Question, "resolve unanswered", ["X"];
     Release, "release", Question, "release", ["u"];
     Reopen, "reopen", Question, "reopen", ["o"];
     Approve, "approve", Approvals, "approve", ["a"];

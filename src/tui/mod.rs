@@ -197,6 +197,9 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
             },
             Cmd::Release(id) => done(client.release(id).await, format!("released #{id} to the queue"), format!("release #{id}")),
             Cmd::Resolve(id) => done(client.resolve(id).await, format!("resolved #{id}"), format!("resolve #{id}")),
+            Cmd::ResolveWithoutReply(id) => {
+                done(client.resolve_without_reply(id).await, format!("resolved #{id} without a reply"), format!("resolve #{id}"))
+            }
             Cmd::Reopen(id) => done(client.reopen(id).await, format!("reopened #{id}"), format!("reopen #{id}")),
             Cmd::Reply(p) => match client.reply(p.question_id, &p.body, &p.key).await {
                 Ok(message) => Msg::ReplyAcked { key: p.key, message },
