@@ -149,6 +149,36 @@ fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
 }
 
 #[test]
+fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
+    let mut app = app_with(200, agent("dana", Role::Agent));
+    app.selected = 50;
+    let watched = app.order[50];
+    // A stream of changes: deadlines move, questions get answered, new ones arrive.
+    for i in 0..300i64 {
+        let mut q = app.questions[&((i * 37) % 200 + 1)].clone();
+        q.updated_at = NOW + i;
+        match i % 3 {
+            0 => q.sla_due_at = NOW + (i * 7919) % 3_600_000 - 1_800_000,
+            1 => q.awaiting_since = None,
+            _ => {
+                q.id = 1000 + i;
+                q.sla_due_at = NOW + i * 1000;
+            }
+        }
+        if q.id == watched {
+            continue;
+        }
+        let ev = Event { id: i, at: NOW, kind: "question.claimed".into(), question_id: Some(q.id), actor: None, data: serde_json::json!({ "question": q }) };
+        update(&mut app, Msg::Event(ev));
+        assert_eq!(app.order[app.selected], watched, "the cursor stays on its question");
+    }
+    let incremental = app.order.clone();
+    app.touch();
+    app.prepare();
+    assert_eq!(incremental, app.order, "the same order as a full sort");
+}
+
+#[test]
 fn keys_turn_into_backend_commands() {
     let mut app = app_with(5, agent("dana", Role::Agent));
     let first = app.order[0];

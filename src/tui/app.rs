@@ -371,12 +371,7 @@ impl App {
             return;
         }
         let keep_id = self.order.get(self.selected).copied();
-        let mut ids: Vec<(bool, Millis, i64)> = self
-            .questions
-            .values()
-            .filter(|q| self.passes(q))
-            .map(|q| (q.awaiting_since.is_none(), q.sla_due_at, q.id))
-            .collect();
+        let mut ids: Vec<(bool, Millis, i64)> = self.questions.values().filter(|q| self.passes(q)).map(order_key).collect();
         ids.sort_unstable();
         self.order = ids.into_iter().map(|(_, _, id)| id).collect();
         if let Some(id) = keep_id
@@ -389,15 +384,51 @@ impl App {
 
     fn upsert(&mut self, q: Question) {
         if let Some(existing) = self.questions.get(&q.id)
-            && existing.updated_at > q.updated_at {
-                return; // an older copy (a snapshot racing an event): keep the newer
+            && existing.updated_at > q.updated_at
+        {
+            return; // an older copy (a snapshot racing an event): keep the newer
+        }
+        if let Some(d) = self.detail.as_mut()
+            && d.question.id == q.id
+        {
+            d.question = q.clone();
+        }
+        let keep = self.passes(&q);
+        let new_key = order_key(&q);
+        let old = self.questions.insert(q.id, q);
+        if self.order_dirty {
+            return; // a full rebuild is due anyway
+        }
+        // Move just this question within the sorted order: a live change costs a binary search
+        // and a memmove, not a sort of the whole queue. The cursor stays on the question it was on.
+        let selected_id = self.order.get(self.selected).copied();
+        if let Some(old) = old {
+            let old_key = order_key(&old);
+            if let Ok(i) = self.order.binary_search_by(|id| self.key_of(*id, old.id, old_key).cmp(&old_key)) {
+                self.order.remove(i);
             }
-        if self.detail.as_ref().is_some_and(|d| d.question.id == q.id)
-            && let Some(d) = self.detail.as_mut() {
-                d.question = q.clone();
-            }
-        self.questions.insert(q.id, q);
-        self.order_dirty = true;
+        }
+        if keep {
+            let id = new_key.2;
+            let i = self.order.binary_search_by(|x| self.key_of(*x, id, new_key).cmp(&new_key)).unwrap_or_else(|i| i);
+            self.order.insert(i, id);
+        }
+        if let Some(sid) = selected_id
+            && let Some(key) = self.questions.get(&sid).map(order_key)
+            && let Ok(i) = self.order.binary_search_by(|x| self.key_of(*x, sid, key).cmp(&key))
+        {
+            self.selected = i;
+        }
+        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+    }
+
+    /// The sort key of an id in `order`; `changed` (being moved) is looked up as `its_key`,
+    /// since the map already holds its new version.
+    fn key_of(&self, id: i64, changed: i64, its_key: (bool, Millis, i64)) -> (bool, Millis, i64) {
+        if id == changed {
+            return its_key;
+        }
+        self.questions.get(&id).map(order_key).unwrap_or((true, Millis::MAX, id))
     }
 
     fn contexts(&self) -> Vec<Context> {
@@ -408,6 +439,11 @@ impl App {
             View::Dashboard => vec![Context::Global],
         }
     }
+}
+
+/// Queue order: customers waiting for an answer first, earliest deadline first.
+fn order_key(q: &Question) -> (bool, Millis, i64) {
+    (q.awaiting_since.is_none(), q.sla_due_at, q.id)
 }
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
