@@ -2,6 +2,7 @@
 //! Mastodon API server: a real HTTP peer with accounts, statuses, threads, notifications, the
 //! streaming API and fault injection. `scripts/test` installs it and sets HELPHIVE_MASTODON_MOCK;
 //! each test starts its own on a free loopback port and kills it when done.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 

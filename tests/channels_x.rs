@@ -6,6 +6,7 @@
 //! `includes.users`), `GET /2/users/:id/tweets` and `POST /2/tweets` (`reply.in_reply_to_tweet_id`,
 //! 201 `{"data": {"id", "text"}}`). Forced answers (429 with `x-rate-limit-reset`, 503, 401)
 //! stand in for the network's failures. Times run on a manual clock: no sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod common;
 
@@ -28,6 +29,9 @@ use serde_json::{Value, json};
 
 const BRAND: &str = "1000";
 
+/// A forced answer: status, headers, JSON body.
+type Forced = (u16, Vec<(String, String)>, Value);
+
 #[derive(Default)]
 struct Fake {
     /// Every tweet: (id, author id, text, replied-to id).
@@ -35,7 +39,7 @@ struct Fake {
     users: Vec<(String, String)>,
     next_id: u64,
     /// Answers given to the next POST /2/tweets instead of posting: (status, headers, body).
-    forced: Vec<(u16, Vec<(String, String)>, Value)>,
+    forced: Vec<Forced>,
     post_requests: usize,
 }
 
@@ -71,7 +75,7 @@ async fn mentions(State(f): State<Shared>, Path(id): Path<String>, Query(q): Que
     let before: u64 = get("pagination_token").and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
     let f = f.lock().unwrap();
     let mut all: Vec<_> = f.tweets.iter().filter(|t| t.1 != BRAND && t.0 > since).collect();
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|t| std::cmp::Reverse(t.0));
     let newest = all.first().map(|t| t.0.to_string());
     let page: Vec<_> = all.iter().filter(|t| t.0 < before).take(2).collect();
     let more = all.iter().any(|t| page.last().is_some_and(|l| t.0 < l.0));

@@ -196,7 +196,7 @@ pub fn limits(channels: &Channels) -> Vec<ChannelLimit> {
                 name: c.name().to_string(),
                 max: l.max,
                 counting: counting_name(l.counting),
-                mention_prefix: c.compose("", "customer") != "",
+                mention_prefix: !c.compose("", "customer").is_empty(),
             }
         })
         .collect();
