@@ -20,6 +20,120 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub functions: Vec<FunctionConfig>,
     pub topics: Vec<TopicConfig>,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    pub spam: SpamConfig,
+    pub outbox: OutboxConfig,
+}
+
+/// Which network a connector talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Mastodon,
+    X,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Mastodon => "mastodon",
+            ChannelKind::X => "x",
+        }
+    }
+}
+
+/// One social network account the help desk reads mentions from and replies as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub kind: ChannelKind,
+    /// The channel name questions carry; empty: the kind (`mastodon`, `x`).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub base_url: String,
+    /// The brand account, without `@`.
+    pub account: String,
+    /// A file holding the access token.
+    #[serde(default)]
+    pub token_file: String,
+    /// An environment variable holding the access token (wins over `token_file`).
+    #[serde(default)]
+    pub token_env: String,
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u32,
+    /// Mastodon: also listen on the streaming API, so mentions arrive at once.
+    #[serde(default = "yes")]
+    pub stream: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_poll_seconds() -> u32 {
+    60
+}
+
+impl ChannelConfig {
+    pub fn channel_name(&self) -> &str {
+        if self.name.is_empty() { self.kind.as_str() } else { &self.name }
+    }
+
+    /// The access token, from the environment variable or the file; never from the config.
+    pub fn token(&self) -> Result<String, ConfigError> {
+        let name = self.channel_name().to_string();
+        if !self.token_env.is_empty()
+            && let Ok(t) = std::env::var(&self.token_env)
+            && !t.trim().is_empty()
+        {
+            return Ok(t.trim().to_string());
+        }
+        if !self.token_file.is_empty() {
+            let path = PathBuf::from(&self.token_file);
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
+            return Ok(text.trim().to_string());
+        }
+        Err(ConfigError::Invalid {
+            path: format!("channel {name}"),
+            message: format!(
+                "no access token: set the environment variable {} or name a token_file",
+                if self.token_env.is_empty() { "(token_env)" } else { &self.token_env }
+            ),
+        })
+    }
+}
+
+/// When posts from the networks are held back from the queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamConfig {
+    /// `channel:handle` entries, e.g. `mastodon:spammer@example.social`.
+    pub blocked_accounts: Vec<String>,
+    pub flood_max_posts: u32,
+    pub flood_window_seconds: u32,
+    pub duplicate_window_minutes: u32,
+}
+
+impl SpamConfig {
+    pub fn is_blocked(&self, channel: &str, handle: &str) -> bool {
+        let handle = handle.trim_start_matches('@');
+        self.blocked_accounts.iter().any(|b| match b.split_once(':') {
+            Some((c, h)) => c == channel && h.trim_start_matches('@').eq_ignore_ascii_case(handle),
+            None => false,
+        })
+    }
+}
+
+/// How the outbox worker retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    pub base_delay_seconds: u32,
+    pub max_delay_seconds: u32,
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +338,30 @@ impl Config {
                 return Err(format!("topic '{}': sla_minutes must be at least 1", t.name));
             }
         }
+        let mut channels = HashSet::new();
+        for c in &self.channels {
+            let name = c.channel_name();
+            if !is_identifier(name) {
+                return Err(format!("channel name '{name}' must be lowercase letters, digits, '_' or '-'"));
+            }
+            if c.enabled && !channels.insert(name) {
+                return Err(format!("channel '{name}' is listed twice; give one a different name"));
+            }
+            if !(c.base_url.starts_with("http://") || c.base_url.starts_with("https://")) {
+                return Err(format!("channel '{name}': base_url must start with http:// or https://"));
+            }
+            if c.poll_seconds == 0 {
+                return Err(format!("channel '{name}': poll_seconds must be at least 1"));
+            }
+        }
+        for b in &self.spam.blocked_accounts {
+            if !b.contains(':') {
+                return Err(format!("spam.blocked_accounts entry '{b}' should look like channel:handle"));
+            }
+        }
+        if self.outbox.base_delay_seconds == 0 || self.outbox.max_delay_seconds < self.outbox.base_delay_seconds {
+            return Err("outbox: base_delay_seconds must be at least 1 and at most max_delay_seconds".into());
+        }
         if !topics.contains(self.routing.default_topic.as_str()) {
             return Err(format!(
                 "routing.default_topic '{}' is not one of the [[topics]]",
@@ -324,6 +462,36 @@ mod tests {
         assert_eq!(c.client.server, "http://127.0.0.1:7878");
         assert!(c.client.templates.len() >= 3);
         assert!(c.client.keys.is_empty(), "the example changes no keys");
+        assert_eq!(c.channels.len(), 2, "the example documents a Mastodon and an X channel");
+        assert!(c.channels.iter().all(|ch| !ch.enabled), "nothing connects to a network by default");
+        assert_eq!(c.channels[1].channel_name(), "x");
+        assert!(c.spam.flood_max_posts > 0);
+    }
+
+    #[test]
+    fn channel_tokens_come_from_the_environment_or_a_file_only() {
+        let e = Config::from_toml_str("token = \"x\"\n", "t");
+        assert!(e.is_err());
+        let c = Config::from_toml_str(
+            "[[channels]]\nkind = \"mastodon\"\nbase_url = \"http://127.0.0.1:1\"\naccount = \"help\"\ntoken_env = \"HELPHIVE_TEST_NO_SUCH_VAR\"\n",
+            "t",
+        )
+        .unwrap();
+        let err = c.channels[0].token().unwrap_err().to_string();
+        assert!(err.contains("HELPHIVE_TEST_NO_SUCH_VAR"), "{err}");
+        let inline = Config::from_toml_str(
+            "[[channels]]\nkind = \"x\"\nbase_url = \"http://h\"\naccount = \"a\"\ntoken = \"secret\"\n",
+            "t",
+        );
+        assert!(inline.is_err(), "a token in the config file itself is refused");
+    }
+
+    #[test]
+    fn blocked_accounts_match_channel_and_handle() {
+        let c = Config::from_toml_str("[spam]\nblocked_accounts = [\"mastodon:Spam@evil.example\"]\n", "t").unwrap();
+        assert!(c.spam.is_blocked("mastodon", "@spam@evil.example"));
+        assert!(!c.spam.is_blocked("x", "spam@evil.example"));
+        assert!(!c.spam.is_blocked("mastodon", "alice"));
     }
 
     #[test]

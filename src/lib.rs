@@ -1,10 +1,12 @@
 //! helphive: a shared help desk for social customer care, in the terminal.
 //!
 //! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
-//! `store` (SQLite persistence), `server` (HTTP API and live events), `client` (the async client
-//! the terminal uses), `config`, and `bench` (the API against the raw store).
+//! `store` (SQLite persistence), `server` (HTTP API and live events), `channels` (social network
+//! connectors and the outbox worker), `client` (the async client the terminal uses), `config`,
+//! and `bench` (the API against the raw store).
 
 pub mod bench;
+pub mod channels;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -311,11 +311,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .parse()
                 .map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
+            let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(db, &config).await?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
-            let state = AppState::new(store, config.clone(), Arc::new(SystemClock), secret.as_deref());
+            let state = AppState::new(store, config.clone(), Arc::new(SystemClock), secret.as_deref())
+                .with_channels(channels);
             tracing::info!(config = %origin, "configuration loaded");
             server::serve(state, addr, |local| {
                 // One line on stdout that scripts (and tests) can wait for.

@@ -20,14 +20,18 @@ pub enum QuestionState {
     AwaitingApproval,
     /// Done. A follow-up from the customer reopens it.
     Resolved,
+    /// Kept out of the queue as likely spam or abuse (blocked account, duplicate, flood); listed
+    /// under the `held` filter with its reason until a lead lets it in or resolves it.
+    Held,
 }
 
 impl QuestionState {
-    pub const ALL: [QuestionState; 4] = [
+    pub const ALL: [QuestionState; 5] = [
         QuestionState::Open,
         QuestionState::Claimed,
         QuestionState::AwaitingApproval,
         QuestionState::Resolved,
+        QuestionState::Held,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl QuestionState {
             QuestionState::Claimed => "claimed",
             QuestionState::AwaitingApproval => "awaiting_approval",
             QuestionState::Resolved => "resolved",
+            QuestionState::Held => "held",
         }
     }
 
@@ -255,6 +260,9 @@ pub struct Question {
     pub inbound_count: i64,
     /// Last time the customer wrote.
     pub last_inbound_at: Millis,
+    /// Why a held question was kept out of the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,6 +282,12 @@ pub struct Message {
     pub reviewed_by: Option<String>,
     pub review_note: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Replies: the post's address on the network once posted (`external_id` is its id there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posted_url: Option<String>,
+    /// Replies: why the network refused it for good (status `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A question with its whole thread, as the conversation view shows it.
@@ -321,6 +335,14 @@ pub mod event_kind {
     pub const REPLY_AWAITING_APPROVAL: &str = "reply.awaiting_approval";
     pub const REPLY_APPROVED: &str = "reply.approved";
     pub const REPLY_REJECTED: &str = "reply.rejected";
+    /// The channel confirmed the post; the message carries its id and URL.
+    pub const REPLY_POSTED: &str = "reply.posted";
+    /// The channel refused the reply for good (401, too long…); the message carries the error.
+    pub const REPLY_FAILED: &str = "reply.failed";
+    /// A post from a blocked account, a duplicate or a flood was kept out of the queue.
+    pub const QUESTION_HELD: &str = "question.held";
+    /// A lead let a held question into the queue.
+    pub const QUESTION_UNHELD: &str = "question.unheld";
     pub const NOTE_ADDED: &str = "note.added";
     pub const AGENT_STATUS: &str = "agent.status";
     pub const AGENT_ADDED: &str = "agent.added";

@@ -95,6 +95,8 @@ fn approvals_view() {
         reviewed_by: None,
         review_note: None,
         idempotency_key: None,
+        posted_url: None,
+        error: None,
     };
     update(&mut app, Msg::Approvals(vec![(m, q)]));
     insta::assert_snapshot!(screen(&mut app));
@@ -244,7 +246,7 @@ fn an_offline_reply_is_queued_and_sent_once_on_reconnect() {
     let m = Message {
         id: 5, question_id: 2, kind: MessageKind::Reply, author: "dana".into(), body: replies[0].body.clone(),
         created_at: NOW, external_id: None, in_reply_to: None, status: Some(ReplyStatus::Approved),
-        reviewed_by: None, review_note: None, idempotency_key: Some(key_used.clone()),
+        reviewed_by: None, review_note: None, idempotency_key: Some(key_used.clone()), posted_url: None, error: None,
     };
     update(&mut app, Msg::ReplyAcked { key: key_used, message: m });
     assert!(app.pending.is_empty());

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/questions/{id}/reopen", post(reopen))
         .route("/questions/{id}/viewing", post(viewing))
         .route("/questions/{id}/topic", post(recategorize))
+        .route("/questions/{id}/unhold", post(unhold))
         .route("/approvals", get(approvals))
         .route("/messages/{id}/approve", post(approve))
         .route("/messages/{id}/reject", post(reject))
@@ -45,7 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{handle}/tokens", post(issue_token))
 }
 
-/// Functions and topics as configured, for clients (transfer targets, filters).
+/// Functions and topics as configured, for clients (transfer targets, filters), and each
+/// channel's post length limit (for the composer's counter).
 async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Value> {
     let functions: Vec<_> = s
         .config
@@ -59,7 +61,9 @@ async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Va
         .iter()
         .map(|t| serde_json::json!({ "name": t.name, "function": t.function, "sla_minutes": t.sla_minutes }))
         .collect();
-    Json(serde_json::json!({ "functions": functions, "topics": topics }))
+    // The composer counts with these, so a Mastodon instance's own limit reaches the terminal.
+    let channels = crate::channels::limits(&s.channels);
+    Json(serde_json::json!({ "functions": functions, "topics": topics, "channels": channels }))
 }
 
 fn flag(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
@@ -76,7 +80,7 @@ async fn queue(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<impl IntoResponse> {
     for key in params.keys() {
-        if !["state", "function", "topic", "mine", "unclaimed", "include_resolved", "cursor", "limit"]
+        if !["state", "held", "function", "topic", "mine", "unclaimed", "include_resolved", "cursor", "limit"]
             .contains(&key.as_str())
         {
             return Err(ApiError::bad_request(format!("unknown filter '{key}'")));
@@ -85,8 +89,16 @@ async fn queue(
     let state = match params.get("state") {
         None => None,
         Some(v) => Some(QuestionState::parse(v).ok_or_else(|| {
-            ApiError::bad_request(format!("state '{v}': use open, claimed, awaiting_approval or resolved"))
+            ApiError::bad_request(format!("state '{v}': use open, claimed, awaiting_approval, resolved or held"))
         })?),
+    };
+    // `held=true` is a shorthand for `state=held`: the posts kept out of the queue as spam.
+    let state = match (flag(&params, "held")?, state) {
+        (true, Some(s)) if s != QuestionState::Held => {
+            return Err(ApiError::bad_request("held=true lists held questions; leave out state"));
+        }
+        (true, _) => Some(QuestionState::Held),
+        (false, s) => s,
     };
     let limit = match params.get("limit") {
         None => 100,
@@ -258,6 +270,15 @@ async fn recategorize(
         ApiError::bad_request(format!("unknown topic '{}'; known: {}", b.topic, known.join(", ")))
     })?;
     let q = s.store.recategorize(id, &me, &topic.name, &topic.function, topic.sla_minutes as i64 * 60_000, s.now()).await?;
+    s.reroute();
+    Ok(Json(q))
+}
+
+/// A lead lets a held question (possible spam) into the shared queue.
+async fn unhold(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Lead, "letting held questions into the queue")?;
+    let id = parse_id(&id, "question")?;
+    let q = s.store.unhold(id, &caller.0, s.now()).await?;
     s.reroute();
     Ok(Json(q))
 }

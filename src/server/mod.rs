@@ -1,5 +1,5 @@
 //! The HTTP API (axum): authentication, the queue operations, live events over SSE, and the
-//! background jobs (lease expiry, event pruning). `app(state)` builds the whole router, so tests
+//! background jobs (lease expiry, event pruning; `serve` also runs the channel connectors). `app(state)` builds the whole router, so tests
 //! and the demo run the real server in-process.
 
 mod api;
@@ -37,6 +37,8 @@ pub struct AppState {
     /// Wakes the routing job at once (a question arrived, an agent came online).
     route_now: Arc<tokio::sync::Notify>,
     functions: Arc<Vec<String>>,
+    /// The social network connectors `serve` runs (none unless configured).
+    pub channels: Arc<crate::channels::Channels>,
 }
 
 impl AppState {
@@ -50,7 +52,15 @@ impl AppState {
             clock,
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
+            channels: Arc::new(crate::channels::Channels::default()),
         }
+    }
+
+    /// The same state with these connectors: their limits show in the directory, the outbox
+    /// worker posts through them, and `serve` runs them.
+    pub fn with_channels(mut self, channels: crate::channels::Channels) -> Self {
+        self.channels = Arc::new(channels);
+        self
     }
 
     /// Asks the routing job to run now rather than at its next tick.
@@ -152,10 +162,14 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let jobs = spawn_jobs(state.clone());
+    let channels = (!state.channels.is_empty()).then(|| crate::channels::spawn(state.clone()));
     on_ready(local);
     let store = state.store.clone();
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     jobs.abort();
+    if let Some(c) = channels {
+        c.abort();
+    }
     store.close().await;
     Ok(())
 }

@@ -20,8 +20,8 @@ const fn op(method: &'static str, path: &'static str, role: &'static str, summar
 pub const OPERATIONS: &[Operation] = &[
     op("get", "/healthz", "none", "Liveness: 200 {\"status\":\"ok\"} while the server runs.", None),
     op("get", "/api/v1/openapi.json", "none", "This document.", None),
-    op("get", "/api/v1/directory", "agent", "Configured functions and topics (with SLA minutes).", None),
-    op("get", "/api/v1/queue", "agent", "The shared queue, most urgent first (earliest SLA deadline). Filters: state, function, topic, mine, unclaimed, include_resolved; cursor pagination with cursor and limit (1-500, default 100).", None),
+    op("get", "/api/v1/directory", "agent", "Configured functions and topics (with SLA minutes), and channels: [{name, max, counting, mention_prefix}], each channel's post length limit for the composer.", None),
+    op("get", "/api/v1/queue", "agent", "The shared queue, most urgent first (earliest SLA deadline). Filters: state (open, claimed, awaiting_approval, resolved, held), held=true (posts held back as spam, with held_reason; never in the default list), function, topic, mine, unclaimed, include_resolved; cursor pagination with cursor and limit (1-500, default 100).", None),
     op("post", "/api/v1/next", "agent", "Claim the best question for me: my customers' follow-ups first, then the most urgent question I may take (eligibility widens as deadlines near). {\"question\": null} when there is none.", None),
     op("get", "/api/v1/questions/{id}", "agent", "A question with all its messages (inbound, replies, internal notes) and the customer's earlier questions.", None),
     op("post", "/api/v1/questions/{id}/claim", "agent", "Take an exclusive lease on a question. 409 already_claimed names the holder; 409 at_capacity when you hold your capacity.", None),
@@ -34,6 +34,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/questions/{id}/reopen", "agent", "Put a resolved question back in the queue.", None),
     op("post", "/api/v1/questions/{id}/viewing", "agent", "Tell colleagues you are looking at a question (a question.viewing event; their queues show it).", None),
     op("post", "/api/v1/questions/{id}/topic", "agent", "Correct the topic the classifier chose; the question moves to that topic's function and deadline target (a question.recategorized event, counted in stats).", Some("Topic")),
+    op("post", "/api/v1/questions/{id}/unhold", "lead", "Let a held question (blocked account, duplicate, flood) into the shared queue with a fresh deadline (a question.unheld event).", None),
     op("get", "/api/v1/approvals", "mentor", "Novice replies waiting for me (a mentor's mentees; every novice for leads).", None),
     op("post", "/api/v1/messages/{id}/approve", "mentor", "Approve a novice's reply, optionally edited; it goes to the outbox.", Some("Approve")),
     op("post", "/api/v1/messages/{id}/reject", "mentor", "Send a novice's reply back with a reason; it is never posted.", Some("Reject")),

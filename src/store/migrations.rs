@@ -8,7 +8,10 @@ use sqlx::Row;
 use crate::error::Result;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_channels.sql")),
+];
 
 pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query(

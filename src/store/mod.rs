@@ -10,6 +10,7 @@
 //! pool cost more than a whole small transaction.
 
 mod agents;
+mod channels;
 mod events;
 mod migrations;
 mod questions;
@@ -35,7 +36,10 @@ use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
-pub use questions::{InboundOutcome, NewInbound, QueueFilter, QueuePage, TransferTarget};
+pub use channels::{OutboxItem, PostOutcome};
+pub use questions::{
+    InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget,
+};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 

@@ -42,9 +42,30 @@ pub struct NewInbound {
     pub priority: Option<i32>,
 }
 
+/// What a channel connector knows beyond the message itself.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// The post's visibility on its network (Mastodon: public, unlisted, private, direct).
+    pub visibility: Option<String>,
+    /// Hold posts that look like spam; `None` (webhooks) takes everything into the queue.
+    pub spam: Option<SpamRules>,
+}
+
+/// When a post is held back from the queue.
+#[derive(Debug, Clone, Default)]
+pub struct SpamRules {
+    /// The author is on the blocked list (decided by the caller, from the configuration).
+    pub blocked: bool,
+    /// This many posts from one account within `flood_window_ms` make the next one a flood.
+    pub flood_max: u32,
+    pub flood_window_ms: i64,
+    /// The same text from the same account within this window is a duplicate.
+    pub duplicate_window_ms: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboundOutcome {
-    /// `created`, `followup`, `reopened` or `duplicate`.
+    /// `created`, `followup`, `reopened`, `duplicate`, or `held` (kept out of the queue).
     pub outcome: String,
     pub question: Question,
     /// Id of the stored message (for a duplicate: of the first copy).
@@ -113,6 +134,7 @@ fn question_from_row(row: &SqliteRow) -> Result<Question> {
         updated_at: row.try_get("updated_at")?,
         inbound_count: row.try_get("inbound_count")?,
         last_inbound_at: row.try_get("last_inbound_at")?,
+        held_reason: row.try_get("held_reason")?,
     })
 }
 
@@ -133,6 +155,8 @@ fn message_from_row(row: &SqliteRow) -> Result<Message> {
         reviewed_by: row.try_get("reviewer_handle")?,
         review_note: row.try_get("review_note")?,
         idempotency_key: row.try_get("idempotency_key")?,
+        posted_url: row.try_get("posted_url")?,
+        error: row.try_get("error")?,
     })
 }
 
@@ -145,18 +169,18 @@ pub(super) async fn load_question(conn: &mut SqliteConnection, id: i64) -> Resul
     row.as_ref().map(question_from_row).transpose()
 }
 
-async fn must_load(conn: &mut SqliteConnection, id: i64) -> Result<Question> {
+pub(super) async fn must_load(conn: &mut SqliteConnection, id: i64) -> Result<Question> {
     load_question(conn, id).await?.ok_or_else(|| Error::not_found(format!("no question #{id}")))
 }
 
-async fn load_message(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
+pub(super) async fn load_message(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
     let sql = format!("{MESSAGE_SELECT} WHERE m.id = ?");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(message_from_row).transpose()
 }
 
 /// Emits a question event whose data carries the question as it is now, plus `extra` fields.
-async fn question_event(
+pub(super) async fn question_event(
     tx: &mut WriteTx,
     kind: &str,
     qid: i64,
@@ -256,6 +280,12 @@ async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i6
             // The lease ran out and the expiry job has not run yet: return it first, so the
             // event stream tells the whole story.
             return_to_queue(tx, q.id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
+        }
+        QuestionState::Held => {
+            return Err(Error::conflict(
+                "held",
+                format!("question #{} is held as possible spam; a lead can let it into the queue first", q.id),
+            ));
         }
         QuestionState::Open => {}
     }
@@ -378,6 +408,20 @@ impl Store {
         lease_ms: i64,
         now: Millis,
     ) -> Result<InboundOutcome> {
+        self.ingest(msg, &IngestOptions::default(), class, lease_ms, now).await
+    }
+
+    /// `inbound` for a channel connector: also records the post's visibility and, with spam
+    /// rules, holds a post from a blocked account, an exact duplicate or a flood out of the
+    /// queue (outcome `held`) instead of threading it. All in one transaction.
+    pub async fn ingest(
+        &self,
+        msg: NewInbound,
+        opts: &IngestOptions,
+        class: &Classification,
+        lease_ms: i64,
+        now: Millis,
+    ) -> Result<InboundOutcome> {
         validate_inbound(&msg)?;
         let received = msg.received_at.unwrap_or(now);
         let mut tx = self.write(now).await?;
@@ -395,15 +439,21 @@ impl Store {
             return Ok(InboundOutcome { outcome: "duplicate".into(), question, message_id });
         }
 
-        let thread = find_thread(tx.conn(), &msg).await?;
+        let held = match &opts.spam {
+            Some(rules) => hold_reason(tx.conn(), &msg, rules, received).await?,
+            None => None,
+        };
+        // A held post starts a question of its own: threading it would let spam reopen a
+        // customer's question or reach the agent who answered it.
+        let thread = if held.is_some() { None } else { find_thread(tx.conn(), &msg).await? };
         let (qid, outcome) = match thread {
             Some(qid) => (qid, None),
             None => {
                 let r = sqlx::query(
                     "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
                      text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
-                     state, awaiting_since, updated_at, inbound_count, last_inbound_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 1, ?)",
+                     state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
                 )
                 .bind(msg.channel.clone())
                 .bind(msg.external_id.clone())
@@ -419,18 +469,20 @@ impl Store {
                 .bind(msg.priority.unwrap_or(0))
                 .bind(class.sla_minutes as i64 * 60_000)
                 .bind(received + class.sla_minutes as i64 * 60_000)
+                .bind(if held.is_some() { "held" } else { "open" })
                 .bind(received)
                 .bind(now)
                 .bind(received)
+                .bind(held.clone())
                 .execute(tx.conn())
                 .await?;
-                (r.last_insert_rowid(), Some("created"))
+                (r.last_insert_rowid(), Some(if held.is_some() { "held" } else { "created" }))
             }
         };
 
         let r = sqlx::query(
-            "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to) \
-             VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to, visibility) \
+             VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(qid)
         .bind(msg.customer.handle.clone())
@@ -439,11 +491,16 @@ impl Store {
         .bind(msg.channel.clone())
         .bind(msg.external_id.clone())
         .bind(msg.in_reply_to.clone())
+        .bind(opts.visibility.clone())
         .execute(tx.conn())
         .await?;
         let message_id = r.last_insert_rowid();
 
         let (outcome, question) = match outcome {
+            Some("held") => {
+                let q = question_event(&mut tx, event_kind::QUESTION_HELD, qid, None, serde_json::json!({ "reason": held })).await?;
+                ("held", q)
+            }
             Some(created) => {
                 let q = question_event(&mut tx, event_kind::QUESTION_NEW, qid, None, serde_json::json!({})).await?;
                 (created, q)
@@ -913,8 +970,8 @@ impl Store {
                 conditions.push("q.state = ?");
                 binds.push(Bind::Text(s.as_str().to_string()));
             }
-            None if !filter.include_resolved => conditions.push("q.state != 'resolved'"),
-            None => {}
+            None if !filter.include_resolved => conditions.push("q.state NOT IN ('resolved', 'held')"),
+            None => conditions.push("q.state != 'held'"),
         }
         if filter.unclaimed {
             conditions.push("q.state = 'open'");
@@ -1010,6 +1067,52 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
             return Err(Error::invalid("priority must be from -10 to 10"));
         }
     check_body(&msg.text)
+}
+
+/// Why a post should be held out of the queue, if it should.
+async fn hold_reason(
+    conn: &mut SqliteConnection,
+    msg: &NewInbound,
+    rules: &SpamRules,
+    received: Millis,
+) -> Result<Option<String>> {
+    if rules.blocked {
+        return Ok(Some(format!("blocked account {}", msg.customer.handle)));
+    }
+    if rules.duplicate_window_ms > 0 {
+        let dup = sqlx::query(
+            "SELECT id FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ? \
+             AND body = ? LIMIT 1",
+        )
+        .bind(msg.channel.clone())
+        .bind(msg.customer.handle.clone())
+        .bind(received - rules.duplicate_window_ms)
+        .bind(msg.text.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = dup {
+            let id: i64 = r.try_get("id")?;
+            return Ok(Some(format!("duplicate of message #{id} from the same account")));
+        }
+    }
+    if rules.flood_max > 0 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ?",
+        )
+        .bind(msg.channel.clone())
+        .bind(msg.customer.handle.clone())
+        .bind(received - rules.flood_window_ms)
+        .fetch_one(&mut *conn)
+        .await?;
+        if n >= rules.flood_max as i64 {
+            return Ok(Some(format!(
+                "flood: {} posts from this account within {} s",
+                n + 1,
+                rules.flood_window_ms / 1000
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The question a customer message belongs to: the one holding the message it answers, else the

@@ -57,6 +57,9 @@ pub struct Stats {
     pub claimed: i64,
     pub awaiting_approval: i64,
     pub breaching: i64,
+    /// Questions held back as possible spam, waiting for a lead (not counted in `open`).
+    #[serde(default)]
+    pub held: i64,
     pub oldest_waiting_ms: Option<i64>,
     pub first_response_last_hour: Percentiles,
     pub first_response_today: Percentiles,
@@ -120,7 +123,7 @@ impl Store {
             "SELECT function, state, COUNT(*) AS n, \
              SUM(CASE WHEN awaiting_since IS NOT NULL AND sla_due_at < ? THEN 1 ELSE 0 END) AS breaching, \
              MIN(awaiting_since) AS oldest \
-             FROM questions WHERE state != 'resolved' GROUP BY function, state",
+             FROM questions WHERE state NOT IN ('resolved', 'held') GROUP BY function, state",
         )
         .bind(now)
         .fetch_all(&mut *conn)
@@ -246,6 +249,10 @@ impl Store {
             .fetch_one(&mut *conn)
             .await?;
 
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE state = 'held'")
+            .fetch_one(&mut *conn)
+            .await?;
+
         let functions: Vec<FunctionStats> = by_function.into_values().collect();
         let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();
         Ok(Stats {
@@ -256,6 +263,7 @@ impl Store {
             claimed: sum(|f| f.claimed),
             awaiting_approval: sum(|f| f.awaiting_approval),
             breaching: sum(|f| f.breaching),
+            held,
             oldest_waiting_ms: functions.iter().filter_map(|f| f.oldest_waiting_ms).max(),
             first_response_last_hour: percentiles(last_hour),
             first_response_today: percentiles(today),

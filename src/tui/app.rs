@@ -335,7 +335,8 @@ impl App {
     }
 
     fn passes(&self, q: &Question) -> bool {
-        if q.state == QuestionState::Resolved {
+        // Held questions (possible spam) are not the queue's; leads list them with state=held.
+        if q.state == QuestionState::Resolved || q.state == QuestionState::Held {
             return false;
         }
         let keep = match self.filter {

@@ -85,6 +85,7 @@ pub fn question(i: i64) -> Question {
         updated_at: received,
         inbound_count: 1,
         last_inbound_at: received,
+        held_reason: None,
     }
 }
 
@@ -120,6 +121,8 @@ pub fn detail(q: Question) -> QuestionDetail {
         reviewed_by: None,
         review_note: None,
         idempotency_key: None,
+        posted_url: None,
+        error: None,
     };
     let messages = vec![
         msg(1, MessageKind::Inbound, &q.customer.handle, &q.text, q.received_at, None),
@@ -142,6 +145,7 @@ pub fn stats() -> Stats {
         claimed: 22,
         awaiting_approval: 3,
         breaching: 4,
+        held: 0,
         oldest_waiting_ms: Some(48 * MIN),
         first_response_last_hour: crate::store::Percentiles { count: 31, median_ms: Some(6 * MIN), p90_ms: Some(19 * MIN) },
         first_response_today: crate::store::Percentiles { count: 240, median_ms: Some(7 * MIN), p90_ms: Some(22 * MIN) },

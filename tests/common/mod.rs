@@ -34,11 +34,14 @@ pub struct Options {
     pub config: Config,
     pub manual_clock: Option<i64>,
     pub jobs: bool,
+    /// Connectors the state carries (the outbox worker and the directory use them); tests drive
+    /// them by hand rather than running them in the background.
+    pub channels: Option<helphive::channels::Channels>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { config: Config::builtin(), manual_clock: None, jobs: false }
+        Options { config: Config::builtin(), manual_clock: None, jobs: false, channels: None }
     }
 }
 
@@ -60,7 +63,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         Some(c) => Arc::new(c.clone()),
         None => Arc::new(SystemClock),
     };
-    let state = AppState::new(store.clone(), opts.config, clock, Some(SECRET));
+    let mut state = AppState::new(store.clone(), opts.config, clock, Some(SECRET));
+    if let Some(c) = opts.channels {
+        state = state.with_channels(c);
+    }
     let (_, token) = store
         .add_agent(new_agent("root", "store", Role::Admin, &[]), state.functions(), state.now())
         .await
