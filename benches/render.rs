@@ -59,6 +59,11 @@ fn main() {
         })
     });
     c.final_summary();
+    // `cargo test --all-targets` runs each benchmark once as a smoke test; the figures below are
+    // for `cargo bench` only.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
 
     let runs = 301;
     let m_small = median(|| { let _ = term.draw(|f| view::render(&small, f)); }, runs);
