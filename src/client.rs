@@ -241,6 +241,11 @@ impl Client {
             .await
     }
 
+    /// Lets a question held as possible spam into the queue (leads).
+    pub async fn unhold(&self, id: i64) -> ClientResult<Question> {
+        self.post(&format!("/api/v1/questions/{id}/unhold"), None).await
+    }
+
     /// Corrects the topic the classifier chose.
     pub async fn recategorize(&self, id: i64, topic: &str) -> ClientResult<Question> {
         self.post(&format!("/api/v1/questions/{id}/topic"), Some(json!({ "topic": topic }))).await

@@ -137,6 +137,17 @@ fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
     app.prepare();
     assert_eq!(app.filter, Filter::Breaching);
     assert!(app.order.iter().all(|id| app.questions[id].sla_due_at < NOW));
+    // Held posts (possible spam) show under their own filter only.
+    let mut held = question(99);
+    held.state = helphive::model::QuestionState::Held;
+    held.held_reason = Some("flood: 6 posts in 60 s".into());
+    app.questions.insert(held.id, held.clone());
+    app.touch();
+    key(&mut app, KeyCode::Char('f'));
+    app.prepare();
+    assert_eq!(app.filter, Filter::Held);
+    assert_eq!(app.order, vec![held.id]);
+    assert_eq!(update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT))), vec![], "agents cannot let it in");
     // Search by customer, from the queue.
     key(&mut app, KeyCode::Char('f'));
     key(&mut app, KeyCode::Char('/'));
@@ -215,6 +226,12 @@ fn replying_needs_the_claim_and_respects_the_channel_limit() {
     assert!(ctrl(&mut app, 's').is_empty());
     let (msg, _) = app.flash.clone().unwrap();
     assert!(msg.starts_with("not sent: 311 of 300 for bluesky (11 over)"), "{msg}");
+    // The server's connector knows better (an instance's own limit, the @mention in front):
+    // the composer counts as it says.
+    app.channel_limits.insert("bluesky".into(), (helphive::text::Limit { max: 320, counting: helphive::text::Counting::Graphemes }, true));
+    let (n, max) = app.reply_length(2, "bluesky", &"é".repeat(10)).unwrap();
+    assert_eq!((n, max), (10 + "@ben_k ".chars().count(), 320));
+    app.channel_limits.clear();
     assert!(app.composer.is_some(), "the text stays for editing");
     for _ in 0..20 {
         update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));

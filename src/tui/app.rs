@@ -29,10 +29,12 @@ pub enum Filter {
     Mine,
     Unclaimed,
     Breaching,
+    /// Posts held back as possible spam: never silently dropped, a lead lets them in.
+    Held,
 }
 
 impl Filter {
-    pub const ALL: [Filter; 5] = [Filter::All, Filter::MyFunctions, Filter::Mine, Filter::Unclaimed, Filter::Breaching];
+    pub const ALL: [Filter; 6] = [Filter::All, Filter::MyFunctions, Filter::Mine, Filter::Unclaimed, Filter::Breaching, Filter::Held];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -41,6 +43,7 @@ impl Filter {
             Filter::Mine => "mine",
             Filter::Unclaimed => "unclaimed",
             Filter::Breaching => "breaching",
+            Filter::Held => "held",
         }
     }
 }
@@ -215,6 +218,8 @@ pub struct App {
     pub functions: Vec<String>,
     /// Topic names, for correcting a question's topic.
     pub topics: Vec<String>,
+    /// Channel → (how it counts, whether the customer's @mention is put in front), from the server.
+    pub channel_limits: HashMap<String, (text::Limit, bool)>,
     pub templates: Vec<Template>,
     pub keymap: KeyMap,
     pub drafts: Option<Drafts>,
@@ -259,6 +264,7 @@ pub enum Cmd {
     Resolve(i64),
     ResolveWithoutReply(i64),
     Reopen(i64),
+    Unhold(i64),
     Reply(PendingReply),
     Note { question_id: i64, body: String },
     Transfer { question_id: i64, to: TransferTo, note: Option<String> },
@@ -299,6 +305,7 @@ impl App {
             pending: Vec::new(),
             functions,
             topics: Vec::new(),
+            channel_limits: HashMap::new(),
             templates,
             keymap,
             drafts,
@@ -335,12 +342,15 @@ impl App {
     }
 
     fn passes(&self, q: &Question) -> bool {
-        // Held questions (possible spam) are not the queue's; leads list them with state=held.
-        if q.state == QuestionState::Resolved || q.state == QuestionState::Held {
+        if q.state == QuestionState::Resolved {
+            return false;
+        }
+        // Held questions (possible spam) show only under their own filter.
+        if (q.state == QuestionState::Held) != (self.filter == Filter::Held) {
             return false;
         }
         let keep = match self.filter {
-            Filter::All => true,
+            Filter::All | Filter::Held => true,
             Filter::MyFunctions => {
                 q.function == self.me.function || self.me.skills.iter().any(|s| s.topic == q.topic)
             }
@@ -358,6 +368,30 @@ impl App {
         q.text.to_lowercase().contains(&needle)
             || q.customer.handle.to_lowercase().contains(&needle)
             || q.customer.name.to_lowercase().contains(&needle)
+    }
+
+    /// The length of a reply as its network will count it, and the limit: (count, max). The
+    /// server's connectors say how each channel counts (and whether the customer's @mention is
+    /// put in front, which counts too); networks without a connector use their defaults.
+    pub fn reply_length(&self, question_id: i64, channel: &str, body: &str) -> Option<(usize, usize)> {
+        let (limit, mention) = match self.channel_limits.get(channel) {
+            Some(l) => *l,
+            None => (text::channel_limit(channel)?, channel == "mastodon"),
+        };
+        let customer = self
+            .questions
+            .get(&question_id)
+            .or(self.detail.as_ref().map(|d| &d.question))
+            .map(|q| q.customer.handle.clone())
+            .unwrap_or_default();
+        // Networks count a remote @user@domain mention as @user.
+        let local = customer.trim_start_matches('@').split('@').next().unwrap_or("");
+        let posted = if mention && !local.is_empty() && !body.contains(&format!("@{local}")) {
+            format!("@{local} {body}")
+        } else {
+            body.to_string()
+        };
+        Some((text::count(&posted, limit.counting), limit.max))
     }
 
     /// Marks the queue order for rebuilding (after changing `questions` directly).
@@ -771,6 +805,17 @@ fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
             });
             vec![]
         }
+        Action::Unhold => {
+            let Some(id) = app.current_question().map(|q| q.id) else { return vec![] };
+            if app.me.role < Role::Lead {
+                app.error("only leads let held posts into the queue");
+                return vec![];
+            }
+            if !needs_server(app, "let it in") {
+                return vec![];
+            }
+            vec![Cmd::Unhold(id)]
+        }
         Action::Resolve | Action::ResolveWithoutReply | Action::Release | Action::Reopen => {
             let Some(id) = app.current_question().map(|q| q.id) else { return vec![] };
             let (what, cmd) = match action {
@@ -905,17 +950,11 @@ fn send_composer(app: &mut App) -> Vec<Cmd> {
     let cmd = match kind {
         ComposerKind::Reply => {
             let full = with_signature(&body, &app.me.signature);
-            if let Some(limit) = text::channel_limit(&c.channel) {
-                let n = text::count(&full, limit.counting);
-                if n > limit.max {
-                    app.error(format!(
-                        "not sent: {n} of {} for {} ({} over); shorten it",
-                        limit.max,
-                        c.channel,
-                        n - limit.max
-                    ));
-                    return vec![];
-                }
+            if let Some((n, max)) = app.reply_length(qid, &c.channel, &full)
+                && n > max
+            {
+                app.error(format!("not sent: {n} of {max} for {} ({} over); shorten it", c.channel, n - max));
+                return vec![];
             }
             let key = format!("{}-{}-{:016x}", app.me.handle, qid, rand::random::<u64>());
             let pending = PendingReply { question_id: qid, body: full, key };

@@ -88,6 +88,7 @@ actions! {
     ResolveWithoutReply, "resolve_without_reply", Question, "resolve unanswered", ["X"];
     Release, "release", Question, "release", ["u"];
     Reopen, "reopen", Question, "reopen", ["o"];
+    Unhold, "unhold", Question, "let held in", ["H"];
     Approve, "approve", Approvals, "approve", ["a"];
     Edit, "edit", Approvals, "edit & approve", ["e"];
     Reject, "reject", Approvals, "reject", ["R"];

@@ -43,18 +43,22 @@ pub async fn preflight(client: &Client) -> Result<crate::model::Agent, String> {
     }
 }
 
-/// Loads the whole open queue, page by page.
+/// Loads the whole open queue, and what is held back, page by page.
 pub async fn load_queue(client: &Client) -> Result<Vec<Question>, ClientError> {
     let mut all = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = client.queue(&QueueQuery { cursor: cursor.clone(), limit: Some(500), ..Default::default() }).await?;
-        all.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(all),
+    for state in [None, Some("held".to_string())] {
+        let mut cursor = None;
+        loop {
+            let query = QueueQuery { state: state.clone(), cursor: cursor.clone(), limit: Some(500), ..Default::default() };
+            let page = client.queue(&query).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
         }
     }
+    Ok(all)
 }
 
 /// Builds the app state for `client`'s agent.
@@ -64,19 +68,40 @@ pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> R
     let names = |d: &serde_json::Value, key: &str| -> Vec<String> {
         d[key].as_array().map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect()).unwrap_or_default()
     };
-    let (functions, topics) = match client.directory().await {
-        Ok(d) => (names(&d, "functions"), names(&d, "topics")),
+    let (functions, topics, limits) = match client.directory().await {
+        Ok(d) => (names(&d, "functions"), names(&d, "topics"), channel_limits(&d)),
         Err(_) => (
             config.functions.iter().map(|f| f.name.clone()).collect(),
             config.topics.iter().map(|t| t.name.clone()).collect(),
+            Default::default(),
         ),
     };
     let drafts = crate::config::data_dir().and_then(|d| Drafts::new(&d, client.base_url(), &me.handle).ok());
     let mut app = App::new(me, opts.clock.now(), functions, config.client.templates.clone(), keymap, drafts);
     app.topics = topics;
+    app.channel_limits = limits;
     app.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.view = if opts.view == View::Approvals && !app.is_reviewer() { View::Queue } else { opts.view };
     Ok(app)
+}
+
+/// The directory's `channels` list: how each channel counts a post.
+fn channel_limits(d: &serde_json::Value) -> std::collections::HashMap<String, (crate::text::Limit, bool)> {
+    use crate::text::{Counting, Limit};
+    let mut out = std::collections::HashMap::new();
+    for c in d["channels"].as_array().into_iter().flatten() {
+        let counting = match c["counting"].as_str() {
+            Some("characters") => Counting::Characters,
+            Some("graphemes") => Counting::Graphemes,
+            Some("weighted") => Counting::Weighted,
+            _ => continue,
+        };
+        if let (Some(name), Some(max)) = (c["name"].as_str(), c["max"].as_u64()) {
+            let mention = c["mention_prefix"].as_bool().unwrap_or(false);
+            out.insert(name.to_string(), (Limit { max: max as usize, counting }, mention));
+        }
+    }
+    out
 }
 
 /// Runs the terminal until the agent quits.
@@ -201,6 +226,7 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
                 done(client.resolve_without_reply(id).await, format!("resolved #{id} without a reply"), format!("resolve #{id}"))
             }
             Cmd::Reopen(id) => done(client.reopen(id).await, format!("reopened #{id}"), format!("reopen #{id}")),
+            Cmd::Unhold(id) => done(client.unhold(id).await, format!("#{id} let into the queue"), format!("let #{id} in")),
             Cmd::Reply(p) => match client.reply(p.question_id, &p.body, &p.key).await {
                 Ok(message) => Msg::ReplyAcked { key: p.key, message },
                 Err(e @ ClientError::Unreachable { .. }) => Msg::ReplyUnsent { key: p.key, reason: describe(&e) },

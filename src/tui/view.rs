@@ -131,6 +131,9 @@ fn render_queue(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
             let waiting = duration(app.now - q.awaiting_since.unwrap_or(q.received_at));
             let customer = if q.customer.name.trim().is_empty() { &q.customer.handle } else { &q.customer.name };
             let holder = match (&q.holder, app.viewers.get(&q.id), app.offers.get(&q.id)) {
+                _ if q.state == crate::model::QuestionState::Held => {
+                    format!("held: {}", text::one_line(q.held_reason.as_deref().unwrap_or("spam?")))
+                }
                 (Some(h), _, _) if *h == app.me.handle => "you".to_string(),
                 (Some(h), _, _) => format!("@{}", text::one_line(h)),
                 (None, Some((v, _)), _) => format!("viewing @{}", text::one_line(v)),
@@ -459,11 +462,10 @@ fn render_composer(app: &App, f: &mut Frame, t: &Theme) {
     let mut lines = Vec::new();
     if c.kind == ComposerKind::Reply {
         let full = super::app::with_signature(&c.text(), &app.me.signature);
-        let counter = match text::channel_limit(&c.channel) {
-            Some(limit) => {
-                let n = text::count(&full, limit.counting);
-                let style = if n > limit.max { t.fg(Color::Red).add_modifier(Modifier::BOLD) } else { t.fg(Color::Green) };
-                Span::styled(format!("{n}/{} {}", limit.max, c.channel), style)
+        let counter = match app.reply_length(c.question_id, &c.channel, &full) {
+            Some((n, max)) => {
+                let style = if n > max { t.fg(Color::Red).add_modifier(Modifier::BOLD) } else { t.fg(Color::Green) };
+                Span::styled(format!("{n}/{max} {}", c.channel), style)
             }
             None => Span::styled(format!("{} characters ({}: no limit)", full.chars().count(), c.channel), t.dim()),
         };
