@@ -15,6 +15,7 @@ pub mod error;
 pub mod model;
 pub mod routing;
 pub mod server;
+pub mod sim;
 pub mod store;
 pub mod text;
 pub mod tui;
