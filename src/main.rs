@@ -69,6 +69,27 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = helphive::demo::parse_duration)]
         duration: Option<std::time::Duration>,
     },
+    /// Simulate the hive in virtual time: routing policies compared on the same workload, against
+    /// a pooled oracle and Erlang C (presets: peak, week, pooled; or a TOML workload).
+    Sim {
+        /// peak (3,000 employees at load 0.95), week (seven days, ~300,000 messages) or pooled
+        /// (the Erlang C check).
+        #[arg(long, default_value = "peak")]
+        preset: String,
+        /// A workload file (TOML) overriding the preset's keys.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Random seed: the same seed gives the same sample path and the same table.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only these policies, comma-separated (broadcast, random, round-robin, least-loaded,
+        /// longest-idle, helphive, pooled-oracle).
+        #[arg(long, value_delimiter = ',')]
+        policies: Option<Vec<String>>,
+        /// Size relative to the preset (0.1 for a quick look).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
     /// Open the terminal straight on the shift lead's dashboard.
     Dashboard,
     /// Print the queue statistics once (for scripts: --json).
@@ -291,6 +312,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Ok(s) = summary {
                 print!("{s}");
             }
+            Ok(())
+        }
+        Command::Sim { preset, scenario, seed, policies, scale } => {
+            let opts = helphive::sim::SimOptions {
+                preset: preset.clone(),
+                scenario: scenario.clone(),
+                seed: *seed,
+                policies: policies.clone(),
+                scale: *scale,
+            };
+            // CPU-bound for seconds to minutes: off the async runtime's threads.
+            let report = tokio::task::spawn_blocking(move || helphive::sim::run(&opts))
+                .await
+                .map_err(|e| format!("the simulation stopped: {e}"))??;
+            print!("{report}");
             Ok(())
         }
         Command::Dashboard => open_terminal(&cli, &config, helphive::tui::app::View::Dashboard).await,

@@ -192,6 +192,20 @@ fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
 }
 
 #[test]
+fn the_queue_loads_once_the_event_stream_is_open() {
+    let config = helphive::config::Config::builtin();
+    let mut app = App::new(agent("dana", Role::Agent), NOW, vec![], config.client.templates, helphive::tui::keymap::KeyMap::defaults(), None);
+    assert_eq!(update(&mut app, Msg::Connected), vec![Cmd::LoadSnapshot]);
+    assert_eq!(update(&mut app, Msg::Connected), vec![], "one load at a time");
+    update(&mut app, Msg::SnapshotFailed("timeout".into()));
+    update(&mut app, Msg::Disconnected("x".into()));
+    assert!(update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot), "tried again");
+    update(&mut app, Msg::Snapshot(vec![question(1)]));
+    update(&mut app, Msg::Disconnected("x".into()));
+    assert!(!update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot), "a resumed stream needs no reload");
+}
+
+#[test]
 fn keys_turn_into_backend_commands() {
     let mut app = app_with(5, agent("dana", Role::Agent));
     let first = app.order[0];

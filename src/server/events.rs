@@ -42,10 +42,13 @@ async fn events(
         })?),
     };
     // Subscribe before reading the table: whatever commits in between arrives on both paths, and
-    // ids let us drop the second copy.
+    // ids let us drop the second copy. The bounds are read here, before the client has its
+    // answer, so "from now" for a new client means from this point: an event committed after the
+    // client saw the stream open always reaches it.
     let live = s.store.subscribe();
+    let bounds = s.store.event_bounds().await?;
     let (tx, rx) = mpsc::channel::<SseEvent>(256);
-    tokio::spawn(pump(s.store.clone(), after, live, tx));
+    tokio::spawn(pump(s.store.clone(), after, bounds, live, tx));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (Ok(e), rx))
     });
@@ -67,8 +70,13 @@ fn reload(latest: i64, reason: &str) -> SseEvent {
 }
 
 /// Sends the backlog then the live events to one client, until it goes away.
-async fn pump(store: Store, after: Option<i64>, mut live: broadcast::Receiver<Event>, tx: mpsc::Sender<SseEvent>) {
-    let Ok((lo, hi)) = store.event_bounds().await else { return };
+async fn pump(
+    store: Store,
+    after: Option<i64>,
+    (lo, hi): (i64, i64),
+    mut live: broadcast::Receiver<Event>,
+    tx: mpsc::Sender<SseEvent>,
+) {
     let mut last = match after {
         // A new client starts from now: it loads a snapshot first.
         None => hi,

@@ -192,6 +192,8 @@ pub struct App {
     pub online: bool,
     pub offline_reason: Option<String>,
     pub loaded: bool,
+    /// A snapshot load is under way.
+    pub loading: bool,
     pub view: View,
     pub questions: HashMap<i64, Question>,
     /// Ids in the queue view's order (filtered, searched, most urgent first).
@@ -235,6 +237,8 @@ pub enum Msg {
     Tick(Millis),
     /// The whole open queue, as loaded.
     Snapshot(Vec<Question>),
+    /// Loading the queue failed; the next connection tries again.
+    SnapshotFailed(String),
     Event(Event),
     Connected,
     Disconnected(String),
@@ -283,6 +287,7 @@ impl App {
             online: true,
             offline_reason: None,
             loaded: false,
+            loading: false,
             view: View::Queue,
             questions: HashMap::new(),
             order: Vec::new(),
@@ -504,6 +509,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 app.upsert(q);
             }
             app.loaded = true;
+            app.loading = false;
             vec![]
         }
         Msg::Event(e) => on_event(app, e),
@@ -512,6 +518,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.online = true;
             app.offline_reason = None;
             let mut cmds = Vec::new();
+            if !app.loaded && !app.loading {
+                // First connection: the stream is open, now the snapshot (see `tui::run`).
+                app.loading = true;
+                cmds.push(Cmd::LoadSnapshot);
+            }
             if was_offline {
                 app.info("back online");
                 // The event stream resumed where it stopped; replies written offline go now,
@@ -532,6 +543,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Reload => {
             app.questions.clear();
             app.order_dirty = true;
+            app.loading = true;
             vec![Cmd::LoadSnapshot]
         }
         Msg::Detail(d) => {
@@ -558,6 +570,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         }
         Msg::Failed { what, error } => {
             app.error(format!("{what}: {error}"));
+            vec![]
+        }
+        Msg::SnapshotFailed(error) => {
+            app.loading = false;
+            app.error(format!("loading the queue: {error}"));
             vec![]
         }
         Msg::ReplyAcked { key, message } => {

@@ -129,7 +129,9 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
             }
         }
     });
-    let mut first = vec![Cmd::LoadSnapshot];
+    // The snapshot is loaded once the event stream is open (on the first Connected), so no
+    // change can fall between the two.
+    let mut first = Vec::new();
     match app.view {
         View::Dashboard => first.push(Cmd::LoadStats),
         View::Approvals => first.push(Cmd::LoadApprovals),
@@ -201,7 +203,7 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
         let msg = match cmd {
             Cmd::LoadSnapshot => match load_queue(&client).await {
                 Ok(items) => Msg::Snapshot(items),
-                Err(e) => Msg::Failed { what: "loading the queue".into(), error: describe(&e) },
+                Err(e) => Msg::SnapshotFailed(describe(&e)),
             },
             Cmd::LoadDetail(id) => match client.question(id).await {
                 Ok(d) => Msg::Detail(d),
