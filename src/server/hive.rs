@@ -141,17 +141,19 @@ impl Hive {
             let breaches: Vec<i64> = waiting.iter().filter(|q| q.sla_due_at <= now && st.breached.insert(q.id)).map(|q| q.id).collect();
             (planned, breaches)
         };
-        for o in &planned {
-            let extra = serde_json::json!({
-                "to": handles.get(&o.agent),
-                "tier": o.tier.as_str(),
-                "expires_at": now + self.offer_ms,
-            });
-            app.store.signal(event_kind::QUESTION_OFFERED, o.question, extra, now).await?;
-        }
-        for qid in breaches {
-            app.store.signal(event_kind::QUESTION_BREACHED, qid, serde_json::json!({}), now).await?;
-        }
+        let mut signals: Vec<(&str, i64, serde_json::Value)> = planned
+            .iter()
+            .map(|o| {
+                let extra = serde_json::json!({
+                    "to": handles.get(&o.agent),
+                    "tier": o.tier.as_str(),
+                    "expires_at": now + self.offer_ms,
+                });
+                (event_kind::QUESTION_OFFERED, o.question, extra)
+            })
+            .collect();
+        signals.extend(breaches.into_iter().map(|qid| (event_kind::QUESTION_BREACHED, qid, serde_json::json!({}))));
+        app.store.signal(&signals, now).await?;
         Ok(planned.len())
     }
 

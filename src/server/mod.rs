@@ -116,6 +116,9 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = router.hive.route(&router).await {
                 tracing::warn!(error = %e, "routing pass failed; will retry");
             }
+            // Under a stream of changes, passes run at most five times a second: each reads the
+            // whole picture, so one pass covers everything that changed meanwhile.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
     tokio::spawn(async move {

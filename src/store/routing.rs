@@ -98,16 +98,23 @@ impl Store {
         Ok((agents, questions))
     }
 
-    /// Records a routing signal about a question (an offer, a breach): an event carrying the
-    /// question as it is, plus `extra`. The question itself does not change.
-    pub async fn signal(&self, kind: &str, qid: i64, extra: serde_json::Value, now: Millis) -> Result<()> {
-        let mut tx = self.write(now).await?;
-        let q = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
-        let mut data = serde_json::json!({ "question": q });
-        if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
-            obj.extend(more);
+    /// Records routing signals about questions (offers, breaches): each an event carrying the
+    /// question as it is, plus its extra fields. The questions themselves do not change. One
+    /// transaction for the lot, so a routing pass costs one write however many it offers.
+    pub async fn signal(&self, signals: &[(&str, i64, serde_json::Value)], now: Millis) -> Result<()> {
+        if signals.is_empty() {
+            return Ok(());
         }
-        tx.event(kind, Some(qid), None, data).await?;
+        let mut tx = self.write(now).await?;
+        for (kind, qid, extra) in signals {
+            // A question deleted or unknown by now is skipped, not an error for the others.
+            let Some(q) = load_question(tx.conn(), *qid).await? else { continue };
+            let mut data = serde_json::json!({ "question": q });
+            if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra.clone()) {
+                obj.extend(more);
+            }
+            tx.event(kind, Some(*qid), None, data).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
