@@ -84,7 +84,7 @@ impl Client {
                 reason: "the server URL must start with http:// or https://".into(),
             });
         }
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;

@@ -18,6 +18,7 @@ pub mod server;
 pub mod sim;
 pub mod store;
 pub mod text;
+pub mod tls;
 pub mod tui;
 
 use std::path::PathBuf;

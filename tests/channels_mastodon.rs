@@ -49,7 +49,7 @@ impl Mock {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let mock = Mock { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), _dir: dir };
+        let mock = Mock { child, base: format!("http://127.0.0.1:{port}"), http: helphive::tls::client_builder().build().unwrap(), _dir: dir };
         for _ in 0..300 {
             if let Ok(r) = mock.http.get(format!("{}/api/v1/instance", mock.base)).send().await
                 && r.status().is_success()

@@ -304,7 +304,7 @@ async fn serve_runs_on_an_in_memory_database() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
     let server = Server { child, base };
-    let r = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    let r = helphive::tls::client_builder().build().unwrap().get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(!dir.path().join("data/helphive.db").exists(), "nothing written to disk");
 }

@@ -255,7 +255,7 @@ impl Connector for Mastodon {
             let mut delay = Duration::from_secs(1);
             loop {
                 // No overall timeout: the stream stays open for as long as the server keeps it.
-                let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
+                let client = crate::tls::client_builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
                 let r = client
                     .get(format!("{}/api/v1/streaming/user/notification", self.base))
                     .bearer_auth(&self.token)

@@ -332,7 +332,7 @@ impl Drop for AbortOnDrop {
 
 /// An HTTP client for a network: bounded timeouts, so a stalled peer cannot hold a worker.
 pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("helphive/", env!("CARGO_PKG_VERSION")))

@@ -124,6 +124,6 @@ impl TestApp {
     }
 
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        helphive::tls::client_builder().build().unwrap()
     }
 }
