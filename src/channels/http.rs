@@ -48,6 +48,26 @@ pub fn error_from(status: StatusCode, headers: &HeaderMap, body: &str, now: Mill
 
 /// A failed request: a refused connection never reached the network; a timeout or a connection
 /// cut mid-request may have.
+/// GETs `base` + `path_and_query` with the bearer token and reads the JSON answer; an error
+/// status becomes the matching `ChannelError` (rate limits with their retry time).
+pub async fn get_json(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path_and_query: &str,
+) -> Result<(serde_json::Value, HeaderMap), ChannelError> {
+    let r = http.get(format!("{base}{path_and_query}")).bearer_auth(token).send().await.map_err(|e| send_error(&e))?;
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = r.text().await.map_err(|e| send_error(&e))?;
+    if !status.is_success() {
+        return Err(error_from(status, &headers, &body, crate::store::now_ms()));
+    }
+    let v = serde_json::from_str(&body)
+        .map_err(|e| ChannelError::transient(format!("unreadable answer from {base}: {e}")))?;
+    Ok((v, headers))
+}
+
 pub fn send_error(e: &reqwest::Error) -> ChannelError {
     ChannelError::Transient { message: format!("network error: {e}"), retry_at: None, maybe_sent: !e.is_connect() }
 }

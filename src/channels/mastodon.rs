@@ -53,22 +53,7 @@ impl Mastodon {
     }
 
     async fn get_json(&self, path_and_query: &str) -> ChannelResult<(Value, reqwest::header::HeaderMap)> {
-        let r = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| send_error(&e))?;
-        let status = r.status();
-        let headers = r.headers().clone();
-        let body = r.text().await.map_err(|e| send_error(&e))?;
-        if !status.is_success() {
-            return Err(error_from(status, &headers, &body, crate::store::now_ms()));
-        }
-        let v = serde_json::from_str(&body)
-            .map_err(|e| ChannelError::transient(format!("unreadable answer from {}: {e}", self.base)))?;
-        Ok((v, headers))
+        super::http::get_json(&self.http, &self.base, &self.token, path_and_query).await
     }
 
     /// A notification as a customer question, if it is a mention in a status from someone else.

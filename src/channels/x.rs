@@ -49,20 +49,7 @@ impl X {
     }
 
     async fn get_json(&self, path_and_query: &str) -> ChannelResult<Value> {
-        let r = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| send_error(&e))?;
-        let status = r.status();
-        let headers = r.headers().clone();
-        let body = r.text().await.map_err(|e| send_error(&e))?;
-        if !status.is_success() {
-            return Err(error_from(status, &headers, &body, crate::store::now_ms()));
-        }
-        serde_json::from_str(&body).map_err(|e| ChannelError::transient(format!("unreadable answer from X: {e}")))
+        super::http::get_json(&self.http, &self.base, &self.token, path_and_query).await.map(|(v, _)| v)
     }
 }
 
