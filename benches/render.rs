@@ -66,13 +66,25 @@ fn main() {
     }
 
     let runs = 301;
-    let m_small = median(|| { let _ = term.draw(|f| view::render(&small, f)); }, runs);
-    let m_big = median(|| { let _ = term.draw(|f| view::render(&big, f)); }, runs);
+    let m_small = median(
+        || {
+            let _ = term.draw(|f| view::render(&small, f));
+        },
+        runs,
+    );
+    let m_big = median(
+        || {
+            let _ = term.draw(|f| view::render(&big, f));
+        },
+        runs,
+    );
     let m_key = median(
         || {
             update(&mut big, down());
             big.prepare();
-            { let _ = term.draw(|f| view::render(&big, f)); };
+            {
+                let _ = term.draw(|f| view::render(&big, f));
+            };
         },
         runs,
     );
@@ -103,10 +115,20 @@ fn main() {
     println!("queue view {W}x{H}, median of {runs} frames:");
     println!("  100 questions:       {:>8.3} ms", m_small.as_secs_f64() * 1e3);
     println!("  100,000 questions:   {:>8.3} ms", m_big.as_secs_f64() * 1e3);
-    println!("  ratio 100,000 / 100: {:>8.2}   (goal <= 1.5; frame goal <= 1 ms)", m_big.as_secs_f64() / m_small.as_secs_f64());
+    println!(
+        "  ratio 100,000 / 100: {:>8.2}   (goal <= 1.5; frame goal <= 1 ms)",
+        m_big.as_secs_f64() / m_small.as_secs_f64()
+    );
     println!("  keypress to frame:   {:>8.3} ms (100,000 questions)", m_key.as_secs_f64() * 1e3);
-    println!("  live change to frame:{:>8.3} ms (an event moves one of 100,000 questions)", m_event.as_secs_f64() * 1e3);
+    println!(
+        "  live change to frame:{:>8.3} ms (an event moves one of 100,000 questions)",
+        m_event.as_secs_f64() * 1e3
+    );
     if let (Some(b), Some(a)) = (before, after) {
-        println!("  memory for 100,000 questions: {:.1} MB (resident {:.1} MB in all; goal <= 150 MB)", (a - b) as f64 / 1024.0, a as f64 / 1024.0);
+        println!(
+            "  memory for 100,000 questions: {:.1} MB (resident {:.1} MB in all; goal <= 150 MB)",
+            (a - b) as f64 / 1024.0,
+            a as f64 / 1024.0
+        );
     }
 }

@@ -154,7 +154,11 @@ async fn run_store_phase(store: &Store, agents: &[(Agent, String, i64)], secs: u
                 let t = Instant::now();
                 let key = format!("b{i}-{n}");
                 n += 1;
-                if store.reply(qid, &agent, "Thanks for asking: here is how.", Some(&key), lease, now_ms()).await.is_err() {
+                if store
+                    .reply(qid, &agent, "Thanks for asking: here is how.", Some(&key), lease, now_ms())
+                    .await
+                    .is_err()
+                {
                     s.errors += 1;
                 }
                 s.reply_us.push(t.elapsed().as_micros() as u32);
@@ -229,9 +233,7 @@ async fn run_api_phase(base: &str, agents: &[(Agent, String, i64)], secs: u64, t
 pub async fn run(opts: BenchOptions) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("helphive-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let db = |name: &str| {
-        opts.database.clone().unwrap_or_else(|| dir.join(name).display().to_string())
-    };
+    let db = |name: &str| opts.database.clone().unwrap_or_else(|| dir.join(name).display().to_string());
     let n = opts.agents.max(1);
     println!(
         "helphive bench: {n} simulated agents, {} s per phase, SQLite file, durability {:?}",
@@ -280,7 +282,10 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!();
-    println!("{:<24} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10}", "phase", "cycles/s", "errors", "claim p50", "claim p99", "reply p50", "reply p99");
+    println!(
+        "{:<24} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "phase", "cycles/s", "errors", "claim p50", "claim p99", "reply p50", "reply p99"
+    );
     for r in [&raw, &api, &paced] {
         println!(
             "{:<24} {:>10.0} {:>7} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",

@@ -68,7 +68,9 @@ pub struct QueueQuery {
 pub enum StreamItem {
     Event(Event),
     /// The server no longer has every event since the last one seen: load a fresh snapshot.
-    Reload { latest: i64 },
+    Reload {
+        latest: i64,
+    },
     /// The connection dropped; the stream reconnects by itself and resumes.
     Disconnected(String),
     /// (Re)connected.
@@ -229,16 +231,12 @@ impl Client {
     }
 
     pub async fn transfer_to_function(&self, id: i64, function: &str, note: Option<&str>) -> ClientResult<Question> {
-        self.post(
-            &format!("/api/v1/questions/{id}/transfer"),
-            Some(json!({ "to_function": function, "note": note })),
-        )
-        .await
+        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_function": function, "note": note })))
+            .await
     }
 
     pub async fn transfer_to_agent(&self, id: i64, handle: &str, note: Option<&str>) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_agent": handle, "note": note })))
-            .await
+        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_agent": handle, "note": note }))).await
     }
 
     /// Lets a question held as possible spam into the queue (leads).
@@ -315,7 +313,13 @@ impl Client {
     }
 
     /// Posts a customer message signed with a Standard Webhooks secret instead of a token.
-    pub async fn inbound_signed(&self, msg: &NewInbound, secret: &str, webhook_id: &str, now_secs: i64) -> ClientResult<InboundOutcome> {
+    pub async fn inbound_signed(
+        &self,
+        msg: &NewInbound,
+        secret: &str,
+        webhook_id: &str,
+        now_secs: i64,
+    ) -> ClientResult<InboundOutcome> {
         let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let key = crate::server::webhook::secret_key(secret);
         let sig = crate::server::webhook::sign(&key, webhook_id, now_secs, &body);
@@ -359,7 +363,10 @@ impl Client {
         }
         let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         if !resp.status().is_success() {
-            return Err(decode::<Value>(resp).await.err().unwrap_or(ClientError::Protocol("event stream refused".into())));
+            return Err(decode::<Value>(resp)
+                .await
+                .err()
+                .unwrap_or(ClientError::Protocol("event stream refused".into())));
         }
         use eventsource_stream::Eventsource;
         Ok(resp.bytes_stream().eventsource().map(|item| match item {

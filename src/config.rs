@@ -254,10 +254,8 @@ impl Config {
 
     /// Parses `text` as overrides on top of the built-in default and checks the result.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| ConfigError::Parse {
-            path: "built-in default".into(),
-            message: e.to_string(),
-        })?;
+        let base: toml::Table = toml::from_str(DEFAULT_TOML)
+            .map_err(|e| ConfigError::Parse { path: "built-in default".into(), message: e.to_string() })?;
         let user: toml::Table = toml::from_str(text)
             .map_err(|e| ConfigError::Parse { path: origin.into(), message: one_line(&e, text) })?;
         let merged = merge(base, user);
@@ -311,10 +309,7 @@ impl Config {
         let mut functions = HashSet::new();
         for f in &self.functions {
             if !is_identifier(&f.name) {
-                return Err(format!(
-                    "function name '{}' must be lowercase letters, digits, '_' or '-'",
-                    f.name
-                ));
+                return Err(format!("function name '{}' must be lowercase letters, digits, '_' or '-'", f.name));
             }
             if !functions.insert(f.name.as_str()) {
                 return Err(format!("function '{}' is listed twice", f.name));
@@ -323,10 +318,7 @@ impl Config {
         let mut topics = HashSet::new();
         for t in &self.topics {
             if !is_identifier(&t.name) {
-                return Err(format!(
-                    "topic name '{}' must be lowercase letters, digits, '_' or '-'",
-                    t.name
-                ));
+                return Err(format!("topic name '{}' must be lowercase letters, digits, '_' or '-'", t.name));
             }
             if !topics.insert(t.name.as_str()) {
                 return Err(format!("topic '{}' is listed twice", t.name));
@@ -363,10 +355,7 @@ impl Config {
             return Err("outbox: base_delay_seconds must be at least 1 and at most max_delay_seconds".into());
         }
         if !topics.contains(self.routing.default_topic.as_str()) {
-            return Err(format!(
-                "routing.default_topic '{}' is not one of the [[topics]]",
-                self.routing.default_topic
-            ));
+            return Err(format!("routing.default_topic '{}' is not one of the [[topics]]", self.routing.default_topic));
         }
         Ok(())
     }
@@ -382,13 +371,13 @@ impl Config {
     /// The webhook secret: `HELPHIVE_WEBHOOK_SECRET`, then `secret_file`, then `secret`.
     pub fn webhook_secret(&self) -> Result<Option<String>, ConfigError> {
         if let Ok(s) = std::env::var("HELPHIVE_WEBHOOK_SECRET")
-            && !s.trim().is_empty() {
-                return Ok(Some(s.trim().to_string()));
-            }
+            && !s.trim().is_empty()
+        {
+            return Ok(Some(s.trim().to_string()));
+        }
         if !self.webhook.secret_file.is_empty() {
             let path = PathBuf::from(&self.webhook.secret_file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| ConfigError::Read { path, source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
             return Ok(Some(text.trim().to_string()));
         }
         if !self.webhook.secret.is_empty() {

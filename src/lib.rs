@@ -32,9 +32,8 @@ pub fn resolve_database(explicit: Option<&str>, config: &config::Config) -> Resu
     if !config.server.database.trim().is_empty() {
         return Ok(config.server.database.trim().to_string());
     }
-    let dir: PathBuf = config::data_dir()
-        .ok_or("cannot find a data directory: set HELPHIVE_DATA_DIR or server.database")?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+    let dir: PathBuf =
+        config::data_dir().ok_or("cannot find a data directory: set HELPHIVE_DATA_DIR or server.database")?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     Ok(dir.join("helphive.db").display().to_string())
 }

@@ -22,7 +22,7 @@ use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
                   and webhooks land in one shared queue; employees claim a question (an exclusive \
                   lease), answer it, and hand it on with its context; shift leads watch live statistics.\n\n\
                   Run `helphive serve` for a team, add employees with `helphive agent add`, and talk \
-                  to the API under /api/v1 (see /api/v1/openapi.json).",
+                  to the API under /api/v1 (see /api/v1/openapi.json)."
 )]
 struct Cli {
     /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the config directory,
@@ -267,7 +267,11 @@ fn init_file_logging() {
     }
     let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("helphive.log")) else { return };
     let filter = EnvFilter::try_from_env("HELPHIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
 }
 
 async fn open_terminal(cli: &Cli, config: &Config, view: helphive::tui::app::View) -> Result<(), String> {
@@ -299,13 +303,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             init_file_logging();
             let world = helphive::demo::start(&opts).await?;
-            let client = helphive::client::Client::new(&world.base_url, &world.user_token).map_err(|e| e.to_string())?;
+            let client =
+                helphive::client::Client::new(&world.base_url, &world.user_token).map_err(|e| e.to_string())?;
             let view = match role {
                 Role::Lead | Role::Admin => helphive::tui::app::View::Dashboard,
                 Role::Mentor => helphive::tui::app::View::Approvals,
                 Role::Agent => helphive::tui::app::View::Queue,
             };
-            let result = helphive::tui::run(client, &config, helphive::tui::TuiOptions { view, clock: world.clock() }).await;
+            let result =
+                helphive::tui::run(client, &config, helphive::tui::TuiOptions { view, clock: world.clock() }).await;
             let summary = world.summary().await;
             world.shutdown().await;
             result?;
@@ -343,17 +349,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { bind } => {
             init_logging();
             let bind = bind.clone().unwrap_or_else(|| config.server.bind.clone());
-            let addr: SocketAddr = bind
-                .parse()
-                .map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
+            let addr: SocketAddr =
+                bind.parse().map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(db, &config).await?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
-            let state = AppState::new(store, config.clone(), Arc::new(SystemClock), secret.as_deref())
-                .with_channels(channels);
+            let state =
+                AppState::new(store, config.clone(), Arc::new(SystemClock), secret.as_deref()).with_channels(channels);
             tracing::info!(config = %origin, "configuration loaded");
             server::serve(state, addr, |local| {
                 // One line on stdout that scripts (and tests) can wait for.
@@ -388,8 +393,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                         skills,
                         signature,
                     };
-                    let (agent, token) =
-                        store.add_agent(new, &functions, now_ms()).await.map_err(|e| e.to_string())?;
+                    let (agent, token) = store.add_agent(new, &functions, now_ms()).await.map_err(|e| e.to_string())?;
                     println!("added @{} ({}, {}, {})", agent.handle, agent.display_name, agent.function, agent.role);
                     println!("token (shown once; only its hash is stored):");
                     println!("{token}");
@@ -401,7 +405,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                         println!("{}", serde_json::to_string_pretty(&agents).map_err(|e| e.to_string())?);
                         return Ok(());
                     }
-                    println!("{:<16} {:<24} {:<14} {:<7} {:<8} {:>3}  skills", "handle", "name", "function", "role", "status", "cap");
+                    println!(
+                        "{:<16} {:<24} {:<14} {:<7} {:<8} {:>3}  skills",
+                        "handle", "name", "function", "role", "status", "cap"
+                    );
                     for a in agents {
                         let skills: Vec<String> =
                             a.skills.iter().map(|s| format!("{}:{}", s.topic, s.proficiency)).collect();

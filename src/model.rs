@@ -70,9 +70,7 @@ impl MessageKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [MessageKind::Inbound, MessageKind::Reply, MessageKind::Note]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [MessageKind::Inbound, MessageKind::Reply, MessageKind::Note].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -137,9 +135,7 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Role::Agent, Role::Mentor, Role::Lead, Role::Admin]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [Role::Agent, Role::Mentor, Role::Lead, Role::Admin].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -167,9 +163,7 @@ impl AgentStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [AgentStatus::Online, AgentStatus::Away, AgentStatus::Offline]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [AgentStatus::Online, AgentStatus::Away, AgentStatus::Offline].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -183,13 +177,10 @@ pub struct Skill {
 impl Skill {
     /// Parses `topic:level`, the form the CLI takes.
     pub fn parse(s: &str) -> Result<Skill, String> {
-        let (topic, level) = s
-            .split_once(':')
-            .ok_or_else(|| format!("skill '{s}' should look like topic:level, e.g. billing:4"))?;
-        let proficiency: u8 = level
-            .trim()
-            .parse()
-            .map_err(|_| format!("skill '{s}': level must be a number from 1 to 5"))?;
+        let (topic, level) =
+            s.split_once(':').ok_or_else(|| format!("skill '{s}' should look like topic:level, e.g. billing:4"))?;
+        let proficiency: u8 =
+            level.trim().parse().map_err(|_| format!("skill '{s}': level must be a number from 1 to 5"))?;
         if !(1..=5).contains(&proficiency) {
             return Err(format!("skill '{s}': level must be from 1 to 5"));
         }
@@ -362,10 +353,7 @@ mod tests {
 
     #[test]
     fn skill_parses_topic_and_level() {
-        assert_eq!(
-            Skill::parse("billing:4"),
-            Ok(Skill { topic: "billing".into(), proficiency: 4 })
-        );
+        assert_eq!(Skill::parse("billing:4"), Ok(Skill { topic: "billing".into(), proficiency: 4 }));
         assert!(Skill::parse("billing").is_err());
         assert!(Skill::parse("billing:6").is_err());
         assert!(Skill::parse(":3").is_err());

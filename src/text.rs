@@ -194,10 +194,9 @@ fn is_emoji_grapheme(g: &str) -> bool {
 pub fn count(text: &str, counting: Counting) -> usize {
     match counting {
         Counting::Graphemes => text.graphemes(true).count(),
-        Counting::Characters => segments(text)
-            .into_iter()
-            .map(|(link, s)| if link { LINK_LENGTH } else { s.chars().count() })
-            .sum(),
+        Counting::Characters => {
+            segments(text).into_iter().map(|(link, s)| if link { LINK_LENGTH } else { s.chars().count() }).sum()
+        }
         Counting::Weighted => segments(text)
             .into_iter()
             .map(|(link, s)| {

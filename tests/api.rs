@@ -52,14 +52,8 @@ async fn two_hundred_racing_claims_have_exactly_one_winner() {
     }
     let detail = app.admin.question(qid).await.unwrap();
     assert_eq!(detail.question.holder.as_deref(), Some(winner.as_str()));
-    let claims = app
-        .store
-        .events_since(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "question.claimed")
-        .count();
+    let claims =
+        app.store.events_since(0, 10_000).await.unwrap().into_iter().filter(|e| e.kind == "question.claimed").count();
     assert_eq!(claims, 1, "one claim event");
 }
 
@@ -231,8 +225,18 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ("POST", "/api/v1/inbound".into(), Some("[]"), 400),
         ("POST", "/api/v1/inbound".into(), Some("{\"channel\": \"x\"}"), 400),
         ("POST", "/api/v1/inbound".into(), Some("\u{0}\u{1}"), 400),
-        ("POST", "/api/v1/agents".into(), Some("{\"handle\": \"a b\", \"display_name\": \"x\", \"function\": \"billing\"}"), 422),
-        ("POST", "/api/v1/agents".into(), Some("{\"handle\": \"ab\", \"display_name\": \"x\", \"function\": \"nope\"}"), 422),
+        (
+            "POST",
+            "/api/v1/agents".into(),
+            Some("{\"handle\": \"a b\", \"display_name\": \"x\", \"function\": \"billing\"}"),
+            422,
+        ),
+        (
+            "POST",
+            "/api/v1/agents".into(),
+            Some("{\"handle\": \"ab\", \"display_name\": \"x\", \"function\": \"nope\"}"),
+            422,
+        ),
         ("POST", "/api/v1/messages/1/approve".into(), Some("{}"), 409),
         ("GET", "/api/v1/events".into(), None, 200),
         ("DELETE", "/api/v1/queue".into(), None, 405),
@@ -256,7 +260,13 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     }
     // A body over the limit is refused before it is parsed.
     let huge = json!({ "body": "x".repeat(100_000) });
-    let r = http.post(format!("{}/api/v1/questions/{qid}/notes", app.base)).bearer_auth(&token).json(&huge).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/questions/{qid}/notes", app.base))
+        .bearer_auth(&token)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     // Nothing stored was lost or changed by any of it.
     let d = app.admin.question(qid).await.unwrap();
@@ -342,7 +352,9 @@ async fn a_client_too_far_behind_is_told_to_reload() {
 
 #[tokio::test]
 async fn expired_leases_return_to_the_queue_by_themselves() {
-    let app = spawn_app_with(common::Options { manual_clock: Some(1_800_000_000_000), jobs: true, ..Default::default() }).await;
+    let app =
+        spawn_app_with(common::Options { manual_clock: Some(1_800_000_000_000), jobs: true, ..Default::default() })
+            .await;
     let (_, dana) = app.agent(new_agent("dana", "billing", Role::Agent, &[("billing", 3)])).await;
     let (_, lee) = app.agent(new_agent("lee", "billing", Role::Agent, &[("billing", 3)])).await;
     let qid = app.ask("l1", "refund").await;
@@ -351,7 +363,11 @@ async fn expired_leases_return_to_the_queue_by_themselves() {
     dana.renew(qid).await.unwrap();
     app.clock.as_ref().unwrap().advance(9 * 60_000);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.admin.question(qid).await.unwrap().question.holder.as_deref(), Some("dana"), "renewed lease still holds");
+    assert_eq!(
+        app.admin.question(qid).await.unwrap().question.holder.as_deref(),
+        Some("dana"),
+        "renewed lease still holds"
+    );
     app.clock.as_ref().unwrap().advance(2 * 60_000);
     let mut state = QuestionState::Claimed;
     for _ in 0..50 {
@@ -362,7 +378,15 @@ async fn expired_leases_return_to_the_queue_by_themselves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(state, QuestionState::Open, "the lease job returned it");
-    let e = app.store.events_since(0, 1000).await.unwrap().into_iter().rev().find(|e| e.kind == "question.lease_expired").unwrap();
+    let e = app
+        .store
+        .events_since(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "question.lease_expired")
+        .unwrap();
     assert_eq!(e.data["previous_holder"], "dana");
     assert_eq!(lee.claim(qid).await.unwrap().holder.as_deref(), Some("lee"));
     assert_eq!(dana.reply(qid, "late", "k").await.unwrap_err().code(), Some("not_holder"));
@@ -371,7 +395,8 @@ async fn expired_leases_return_to_the_queue_by_themselves() {
 #[tokio::test]
 async fn openapi_describes_every_route_the_server_has() {
     let app = spawn_app().await;
-    let doc: Value = app.http().get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value =
+        app.http().get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let token = admin_token(&app).await;
     for op in OPERATIONS {
@@ -392,7 +417,11 @@ async fn openapi_describes_every_route_the_server_has() {
         assert_ne!(r.status(), 405, "{} {}", op.method, op.path);
         if r.status() == 404 {
             let v: Value = r.json().await.unwrap();
-            assert_ne!(v["error"]["message"], "no such endpoint; see /api/v1/openapi.json", "{} {}", op.method, op.path);
+            assert_ne!(
+                v["error"]["message"], "no such endpoint; see /api/v1/openapi.json",
+                "{} {}",
+                op.method, op.path
+            );
         }
     }
 }

@@ -43,13 +43,27 @@ impl Mock {
         // Its own directory: the mock reads .mastodon_mock.toml or pyproject.toml from there.
         let dir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(&exe)
-            .args(["serve", "--in-memory", "--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "warning"])
+            .args([
+                "serve",
+                "--in-memory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warning",
+            ])
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let mock = Mock { child, base: format!("http://127.0.0.1:{port}"), http: helphive::tls::client_builder().build().unwrap(), _dir: dir };
+        let mock = Mock {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: helphive::tls::client_builder().build().unwrap(),
+            _dir: dir,
+        };
         for _ in 0..300 {
             if let Ok(r) = mock.http.get(format!("{}/api/v1/instance", mock.base)).send().await
                 && r.status().is_success()
@@ -107,7 +121,15 @@ impl Mock {
     }
 
     async fn statuses_of(&self, account_id: &str) -> usize {
-        let v: Value = self.http.get(format!("{}/api/v1/accounts/{account_id}/statuses", self.base)).send().await.unwrap().json().await.unwrap();
+        let v: Value = self
+            .http
+            .get(format!("{}/api/v1/accounts/{account_id}/statuses", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v.as_array().unwrap().len()
     }
 
@@ -185,7 +207,8 @@ impl Setup {
 #[tokio::test]
 async fn mastodon_mention_in_reply_threaded_under_it_after_waiting_out_a_429() {
     let s = setup(false).await;
-    let status = s.mock.post_status(&s.alice, "@helpdesk my order 123 is late & lost, where is my parcel?", "unlisted").await;
+    let status =
+        s.mock.post_status(&s.alice, "@helpdesk my order 123 is late & lost, where is my parcel?", "unlisted").await;
     let r = channels::ingest_once(&s.app.state, s.masto.as_ref()).await.unwrap();
     assert_eq!(r.created, 1);
     let q = s.question_for(&status).await;

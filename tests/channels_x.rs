@@ -68,7 +68,11 @@ async fn me() -> Json<Value> {
 }
 
 /// Mentions of the brand, newest first, two to a page so paging is exercised.
-async fn mentions(State(f): State<Shared>, Path(id): Path<String>, Query(q): Query<Vec<(String, String)>>) -> Json<Value> {
+async fn mentions(
+    State(f): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Json<Value> {
     assert_eq!(id, BRAND);
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let since: u64 = get("since_id").and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -82,16 +86,16 @@ async fn mentions(State(f): State<Shared>, Path(id): Path<String>, Query(q): Que
     if page.is_empty() {
         return Json(json!({ "meta": { "result_count": 0 } }));
     }
-    let users: Vec<Value> = f
-        .users
-        .iter()
-        .map(|(id, name)| json!({ "id": id, "username": name, "name": name.to_uppercase() }))
-        .collect();
-    let mut meta = json!({ "result_count": page.len(), "newest_id": newest, "oldest_id": page.last().map(|t| t.0.to_string()) });
+    let users: Vec<Value> =
+        f.users.iter().map(|(id, name)| json!({ "id": id, "username": name, "name": name.to_uppercase() })).collect();
+    let mut meta =
+        json!({ "result_count": page.len(), "newest_id": newest, "oldest_id": page.last().map(|t| t.0.to_string()) });
     if more {
         meta["next_token"] = json!(page.last().map(|t| t.0.to_string()));
     }
-    Json(json!({ "data": page.iter().map(|t| f.json(t)).collect::<Vec<_>>(), "includes": { "users": users }, "meta": meta }))
+    Json(
+        json!({ "data": page.iter().map(|t| f.json(t)).collect::<Vec<_>>(), "includes": { "users": users }, "meta": meta }),
+    )
 }
 
 async fn own_tweets(State(f): State<Shared>) -> Json<Value> {
@@ -133,7 +137,8 @@ async fn fake_x() -> (String, Shared) {
 }
 
 fn x_config(base: &str) -> ChannelConfig {
-    toml::from_str(&format!("kind = \"x\"\nbase_url = \"{base}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n")).unwrap()
+    toml::from_str(&format!("kind = \"x\"\nbase_url = \"{base}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n"))
+        .unwrap()
 }
 
 async fn connector(base: &str) -> Arc<dyn Connector> {
@@ -155,7 +160,9 @@ async fn setup(config: Config) -> Setup {
     let (base, fake) = fake_x().await;
     let x = connector(&base).await;
     let channels = Channels { connectors: vec![(x.clone(), Duration::from_secs(60))] };
-    let app = spawn_app_with(Options { config, manual_clock: Some(T0), channels: Some(channels), ..Default::default() }).await;
+    let app =
+        spawn_app_with(Options { config, manual_clock: Some(T0), channels: Some(channels), ..Default::default() })
+            .await;
     let clock = app.clock.clone().unwrap();
     Setup { app, fake, x, clock }
 }
@@ -174,7 +181,16 @@ impl Setup {
     async fn answered(&self, text: &str, reply: &str) -> (i64, String) {
         let tweet = self.mention("carol", text);
         channels::ingest_once(&self.app.state, self.x.as_ref()).await.unwrap();
-        let q = self.app.store.queue(&helphive::store::QueueFilter { limit: 100, ..Default::default() }).await.unwrap().items.into_iter().find(|q| q.external_id == tweet).unwrap();
+        let q = self
+            .app
+            .store
+            .queue(&helphive::store::QueueFilter { limit: 100, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|q| q.external_id == tweet)
+            .unwrap();
         let (_, dana) = self.app.agent(new_agent("dana", "delivery", Role::Agent, &[("delivery", 4)])).await;
         dana.claim(q.id).await.unwrap();
         dana.reply(q.id, reply, "k1").await.unwrap();
@@ -243,7 +259,11 @@ async fn x_rate_limit_and_server_errors_are_retried_with_backoff_then_posted_onc
     let (qid, tweet) = s.answered("@helpdesk parcel?", "On its way.").await;
     let t = s.clock.now();
     let reset_secs = t / 1000 + 60;
-    s.fake.lock().unwrap().forced.push((429, vec![("x-rate-limit-reset".into(), reset_secs.to_string())], json!({ "title": "Too Many Requests" })));
+    s.fake.lock().unwrap().forced.push((
+        429,
+        vec![("x-rate-limit-reset".into(), reset_secs.to_string())],
+        json!({ "title": "Too Many Requests" }),
+    ));
     s.fake.lock().unwrap().forced.push((503, vec![], json!({ "title": "Service Unavailable" })));
 
     let r = outbox::drain_once(&s.app.state, t).await.unwrap();
@@ -312,7 +332,8 @@ async fn x_reply_posted_before_a_crash_is_recorded_not_posted_again() {
 #[tokio::test]
 async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
     let s = setup(Config::builtin()).await;
-    let ids: Vec<String> = (0..5).map(|i| s.mention(&format!("user{i}"), &format!("@helpdesk question number {i}"))).collect();
+    let ids: Vec<String> =
+        (0..5).map(|i| s.mention(&format!("user{i}"), &format!("@helpdesk question number {i}"))).collect();
     // A run that stored three of the five and was killed before saving the cursor.
     let page = s.x.fetch(None).await.unwrap();
     assert_eq!(page.items.len(), 2, "without a cursor only the newest page");
@@ -327,14 +348,25 @@ async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
 
     // Restart: a new store on the same file, a new state.
     let db = s.app.dir.path().join("helphive.db").display().to_string();
-    let store = Store::open(&StoreOptions { database: db, durability: helphive::config::Durability::Normal, events_retained: 1000 })
-        .await
-        .unwrap();
+    let store = Store::open(&StoreOptions {
+        database: db,
+        durability: helphive::config::Durability::Normal,
+        events_retained: 1000,
+    })
+    .await
+    .unwrap();
     let state = helphive::server::AppState::new(store.clone(), Config::builtin(), Arc::new(s.clock.clone()), None)
         .with_channels(Channels { connectors: vec![(s.x.clone(), Duration::from_secs(60))] });
     let r = channels::ingest_once(&state, s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.duplicates), (2, 3));
-    let external: Vec<String> = store.queue(&helphive::store::QueueFilter { limit: 100, ..Default::default() }).await.unwrap().items.into_iter().map(|q| q.external_id).collect();
+    let external: Vec<String> = store
+        .queue(&helphive::store::QueueFilter { limit: 100, ..Default::default() })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|q| q.external_id)
+        .collect();
     assert_eq!(external.len(), 5);
     for id in &ids {
         assert_eq!(external.iter().filter(|e| *e == id).count(), 1, "{id} exactly once");
@@ -374,8 +406,17 @@ async fn spam_is_held_visible_under_the_held_filter_and_a_lead_lets_it_in() {
     assert!(reasons[2].starts_with("flood: 3 posts"), "{reasons:?}");
     let (_, lead_token) = s.app.admin.add_agent(&new_agent("lena", "billing", Role::Lead, &[])).await.unwrap();
     let (_, dana_token) = s.app.admin.add_agent(&new_agent("dana", "billing", Role::Agent, &[])).await.unwrap();
-    let body: Value = s.app.http().get(format!("{}/api/v1/queue?held=true", s.app.base))
-        .bearer_auth(&lead_token).send().await.unwrap().json().await.unwrap();
+    let body: Value = s
+        .app
+        .http()
+        .get(format!("{}/api/v1/queue?held=true", s.app.base))
+        .bearer_auth(&lead_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["total"], json!(3));
     assert_eq!(s.app.admin.stats().await.unwrap().held, 3);
 

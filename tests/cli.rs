@@ -66,7 +66,8 @@ fn start_server(dir: &Path) -> Server {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("helphive listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
+    let base =
+        line.trim().strip_prefix("helphive listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
     Server { child, base }
 }
 
@@ -94,9 +95,30 @@ fn admin_commands_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "nope"]));
     assert!(e.starts_with("helphive: unknown function 'nope'"), "{e}");
-    let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "billing", "--skill", "billing:9"]));
+    let e = run_err(cmd(dir.path()).args([
+        "agent",
+        "add",
+        "--handle",
+        "a",
+        "--name",
+        "A",
+        "--function",
+        "billing",
+        "--skill",
+        "billing:9",
+    ]));
     assert!(e.contains("level must be from 1 to 5"), "{e}");
-    let e = run_err(cmd(dir.path()).args(["agent", "add", "--handle", "a", "--name", "A", "--function", "billing", "--novice"]));
+    let e = run_err(cmd(dir.path()).args([
+        "agent",
+        "add",
+        "--handle",
+        "a",
+        "--name",
+        "A",
+        "--function",
+        "billing",
+        "--novice",
+    ]));
     assert!(e.contains("--mentor"), "{e}");
     let e = run_err(cmd(dir.path()).args(["agent", "disable", "ghost"]));
     assert_eq!(e.trim(), "helphive: no agent '@ghost'");
@@ -145,16 +167,21 @@ fn configuration_is_found_by_flag_then_env_then_config_dir() {
 #[tokio::test]
 async fn admin_cli_works_on_the_running_servers_database() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let admin =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
     let server = start_server(dir.path());
     // Added while the server runs: the token works at once.
-    let token = add_agent(dir.path(), &["--handle", "dana", "--name", "Dana K", "--function", "billing", "--skill", "billing:4"]);
+    let token = add_agent(
+        dir.path(),
+        &["--handle", "dana", "--name", "Dana K", "--function", "billing", "--skill", "billing:4"],
+    );
     let dana = Client::new(&server.base, &token).unwrap();
     let me = dana.me().await.unwrap();
     assert_eq!((me.handle.as_str(), me.function.as_str(), me.skills[0].proficiency), ("dana", "billing", 4));
     let list = run_ok(cmd(dir.path()).args(["agent", "list"]));
     assert!(list.contains("@dana") && list.contains("billing:4"), "{list}");
-    let json: serde_json::Value = serde_json::from_str(&run_ok(cmd(dir.path()).args(["agent", "list", "--json"]))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(cmd(dir.path()).args(["agent", "list", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
 
     let out = run_ok(cmd(dir.path()).args(["token", "issue", "dana", "--revoke-others"]));
@@ -207,12 +234,24 @@ struct Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let admin_token = add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let admin_token =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
     let mut tokens = Vec::new();
     for i in 0..4 {
         tokens.push(add_agent(
             dir.path(),
-            &["--handle", &format!("w{i}"), "--name", "W", "--function", "billing", "--skill", "billing:3", "--capacity", "50"],
+            &[
+                "--handle",
+                &format!("w{i}"),
+                "--name",
+                "W",
+                "--function",
+                "billing",
+                "--skill",
+                "billing:3",
+                "--capacity",
+                "50",
+            ],
         ));
     }
     let mut server = start_server(dir.path());
@@ -304,7 +343,8 @@ async fn serve_runs_on_an_in_memory_database() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
     let server = Server { child, base };
-    let r = helphive::tls::client_builder().build().unwrap().get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let r =
+        helphive::tls::client_builder().build().unwrap().get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(!dir.path().join("data/helphive.db").exists(), "nothing written to disk");
 }

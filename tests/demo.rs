@@ -36,7 +36,11 @@ fn check_common(s: &DemoSummary, text: &str) {
     let replies: u32 = s.replies_by_author.values().sum();
     assert!(replies > 0);
     for colleague in ["ines", "omar", "kofi", "lena", "greta"] {
-        assert!(s.replies_by_author.contains_key(colleague), "@{colleague} answered nothing: {:?}", s.replies_by_author);
+        assert!(
+            s.replies_by_author.contains_key(colleague),
+            "@{colleague} answered nothing: {:?}",
+            s.replies_by_author
+        );
         assert!(text.contains(&format!("@{colleague}")));
     }
     assert!(!s.replies_by_author.contains_key("you"), "the world must never act as the user");

@@ -41,7 +41,12 @@ struct Tmux {
 
 impl Tmux {
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux is installed (scripts/test installs it)");
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed (scripts/test installs it)");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -82,12 +87,32 @@ impl Drop for Tmux {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_claims_and_answers_with_keystrokes() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
-    let token = add_agent(dir.path(), &["--handle", "dana", "--name", "Dana Kim", "--function", "billing", "--skill", "billing:4", "--signature", "- Dana"]);
+    let admin =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let token = add_agent(
+        dir.path(),
+        &[
+            "--handle",
+            "dana",
+            "--name",
+            "Dana Kim",
+            "--function",
+            "billing",
+            "--skill",
+            "billing:4",
+            "--signature",
+            "- Dana",
+        ],
+    );
     let token_file = dir.path().join("dana.token");
     std::fs::write(&token_file, &token).unwrap();
 
-    let mut child = cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _server = Server(child);
@@ -171,7 +196,12 @@ fn a_wrong_server_or_token_is_one_clear_line() {
 async fn a_rejected_token_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
-    let mut child = cmd(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _server = Server(child);

@@ -90,7 +90,8 @@ async fn a_breach_is_announced_once_for_the_shift_lead() {
     clock.advance(21 * 60_000);
     app.state.hive.route(&app.state).await.unwrap();
     app.state.hive.route(&app.state).await.unwrap();
-    let breaches: Vec<_> = app.store.events_since(0, 1000).await.unwrap().into_iter().filter(|e| e.kind == "question.breached").collect();
+    let breaches: Vec<_> =
+        app.store.events_since(0, 1000).await.unwrap().into_iter().filter(|e| e.kind == "question.breached").collect();
     assert_eq!(breaches.len(), 1);
     assert_eq!(breaches[0].question_id, Some(qid));
 }
@@ -115,7 +116,14 @@ async fn an_agent_corrects_the_topic_and_it_counts() {
     assert_eq!((q.topic.as_str(), q.function.as_str()), ("delivery", "delivery"));
     assert_eq!(q.sla_due_at, T0 + 20 * 60_000, "deadline from the corrected topic's target");
     assert_eq!(q.matched_rule.as_deref(), Some("corrected by @dana"));
-    let e = app.store.events_since(0, 1000).await.unwrap().into_iter().find(|e| e.kind == "question.recategorized").unwrap();
+    let e = app
+        .store
+        .events_since(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "question.recategorized")
+        .unwrap();
     assert_eq!((e.data["from_topic"].as_str(), e.data["to_topic"].as_str()), (Some("general"), Some("delivery")));
     assert_eq!(dana.stats().await.unwrap().topic_corrections_today, 1);
     let r = app

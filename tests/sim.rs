@@ -30,7 +30,13 @@ fn a_pooled_workforce_reproduces_erlang_c() {
     // 90th percentile's 4 %. The bounds are about 3 standard deviations: noise passes, a modelling
     // error (lost arrivals, double service, a wrong clock: all > 20 %) fails.
     let rel = (oracle.wait_mean_min - erlang.mean_wait()).abs() / erlang.mean_wait();
-    assert!(rel < 0.12, "simulated mean wait {} vs Erlang C {} ({:.1} %)", oracle.wait_mean_min, erlang.mean_wait(), rel * 100.0);
+    assert!(
+        rel < 0.12,
+        "simulated mean wait {} vs Erlang C {} ({:.1} %)",
+        oracle.wait_mean_min,
+        erlang.mean_wait(),
+        rel * 100.0
+    );
     assert!(
         (oracle.waited_share - erlang.prob_wait()).abs() < 0.015,
         "P(wait) {} vs Erlang C {}",
@@ -157,8 +163,25 @@ fn agent_strategy(id: i64) -> impl Strategy<Value = AgentState> {
     )
         .prop_map(move |(function, skills, capacity, holding, online, novice, idle)| {
             let mut seen = Vec::new();
-            let skills = skills.into_iter().filter(|(t, _)| !seen.contains(t) && { seen.push(*t); true }).collect();
-            AgentState { id, function, skills, capacity, holding: holding.min(capacity), online, novice, idle_since: idle }
+            let skills = skills
+                .into_iter()
+                .filter(|(t, _)| {
+                    !seen.contains(t) && {
+                        seen.push(*t);
+                        true
+                    }
+                })
+                .collect();
+            AgentState {
+                id,
+                function,
+                skills,
+                capacity,
+                holding: holding.min(capacity),
+                online,
+                novice,
+                idle_since: idle,
+            }
         })
 }
 

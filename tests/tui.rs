@@ -147,7 +147,11 @@ fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
     app.prepare();
     assert_eq!(app.filter, Filter::Held);
     assert_eq!(app.order, vec![held.id]);
-    assert_eq!(update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT))), vec![], "agents cannot let it in");
+    assert_eq!(
+        update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT))),
+        vec![],
+        "agents cannot let it in"
+    );
     // Search by customer, from the queue.
     key(&mut app, KeyCode::Char('f'));
     key(&mut app, KeyCode::Char('/'));
@@ -181,7 +185,14 @@ fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
         if q.id == watched {
             continue;
         }
-        let ev = Event { id: i, at: NOW, kind: "question.claimed".into(), question_id: Some(q.id), actor: None, data: serde_json::json!({ "question": q }) };
+        let ev = Event {
+            id: i,
+            at: NOW,
+            kind: "question.claimed".into(),
+            question_id: Some(q.id),
+            actor: None,
+            data: serde_json::json!({ "question": q }),
+        };
         update(&mut app, Msg::Event(ev));
         assert_eq!(app.order[app.selected], watched, "the cursor stays on its question");
     }
@@ -194,7 +205,14 @@ fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
 #[test]
 fn the_queue_loads_once_the_event_stream_is_open() {
     let config = helphive::config::Config::builtin();
-    let mut app = App::new(agent("dana", Role::Agent), NOW, vec![], config.client.templates, helphive::tui::keymap::KeyMap::defaults(), None);
+    let mut app = App::new(
+        agent("dana", Role::Agent),
+        NOW,
+        vec![],
+        config.client.templates,
+        helphive::tui::keymap::KeyMap::defaults(),
+        None,
+    );
     assert_eq!(update(&mut app, Msg::Connected), vec![Cmd::LoadSnapshot]);
     assert_eq!(update(&mut app, Msg::Connected), vec![], "one load at a time");
     update(&mut app, Msg::SnapshotFailed("timeout".into()));
@@ -242,7 +260,10 @@ fn replying_needs_the_claim_and_respects_the_channel_limit() {
     assert!(msg.starts_with("not sent: 311 of 300 for bluesky (11 over)"), "{msg}");
     // The server's connector knows better (an instance's own limit, the @mention in front):
     // the composer counts as it says.
-    app.channel_limits.insert("bluesky".into(), (helphive::text::Limit { max: 320, counting: helphive::text::Counting::Graphemes }, true));
+    app.channel_limits.insert(
+        "bluesky".into(),
+        (helphive::text::Limit { max: 320, counting: helphive::text::Counting::Graphemes }, true),
+    );
     let (n, max) = app.reply_length(2, "bluesky", &"é".repeat(10)).unwrap();
     assert_eq!((n, max), (10 + "@ben_k ".chars().count(), 320));
     app.channel_limits.clear();
@@ -270,14 +291,26 @@ fn an_offline_reply_is_queued_and_sent_once_on_reconnect() {
     assert_eq!(app.pending.len(), 1);
     let key_used = app.pending[0].key.clone();
     let cmds = update(&mut app, Msg::Connected);
-    let replies: Vec<_> = cmds.iter().filter_map(|c| if let Cmd::Reply(p) = c { Some(p.clone()) } else { None }).collect();
+    let replies: Vec<_> =
+        cmds.iter().filter_map(|c| if let Cmd::Reply(p) = c { Some(p.clone()) } else { None }).collect();
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].key, key_used, "same idempotency key: stored once");
     // The server acknowledges: nothing left to send on the next reconnect.
     let m = Message {
-        id: 5, question_id: 2, kind: MessageKind::Reply, author: "dana".into(), body: replies[0].body.clone(),
-        created_at: NOW, external_id: None, in_reply_to: None, status: Some(ReplyStatus::Approved),
-        reviewed_by: None, review_note: None, idempotency_key: Some(key_used.clone()), posted_url: None, error: None,
+        id: 5,
+        question_id: 2,
+        kind: MessageKind::Reply,
+        author: "dana".into(),
+        body: replies[0].body.clone(),
+        created_at: NOW,
+        external_id: None,
+        in_reply_to: None,
+        status: Some(ReplyStatus::Approved),
+        reviewed_by: None,
+        review_note: None,
+        idempotency_key: Some(key_used.clone()),
+        posted_url: None,
+        error: None,
     };
     update(&mut app, Msg::ReplyAcked { key: key_used, message: m });
     assert!(app.pending.is_empty());
@@ -330,7 +363,11 @@ fn transfer_asks_where_and_sends_the_note_along() {
     let cmds = ctrl(&mut app, 's');
     assert_eq!(
         cmds,
-        vec![Cmd::Transfer { question_id: 2, to: TransferTo::Function("billing".into()), note: Some("Parcel 88-21 lost, refund after trace".into()) }]
+        vec![Cmd::Transfer {
+            question_id: 2,
+            to: TransferTo::Function("billing".into()),
+            note: Some("Parcel 88-21 lost, refund after trace".into())
+        }]
     );
     key(&mut app, KeyCode::Char('t'));
     typed(&mut app, "@lee");
@@ -355,14 +392,44 @@ fn live_events_update_the_queue_and_show_who_is_looking() {
     let mut q = question(7);
     q.id = 100;
     q.updated_at = NOW;
-    update(&mut app, Msg::Event(Event { id: 1, at: NOW, kind: "question.new".into(), question_id: Some(100), actor: None, data: serde_json::json!({ "question": q }) }));
+    update(
+        &mut app,
+        Msg::Event(Event {
+            id: 1,
+            at: NOW,
+            kind: "question.new".into(),
+            question_id: Some(100),
+            actor: None,
+            data: serde_json::json!({ "question": q }),
+        }),
+    );
     app.prepare();
     assert!(app.order.contains(&100));
-    update(&mut app, Msg::Event(Event { id: 2, at: NOW, kind: "question.viewing".into(), question_id: Some(100), actor: Some("lee".into()), data: serde_json::json!({}) }));
+    update(
+        &mut app,
+        Msg::Event(Event {
+            id: 2,
+            at: NOW,
+            kind: "question.viewing".into(),
+            question_id: Some(100),
+            actor: Some("lee".into()),
+            data: serde_json::json!({}),
+        }),
+    );
     let s = screen(&mut app);
     assert!(s.contains("viewing @lee"), "{s}");
     // An offer from the router is highlighted for its agent.
-    update(&mut app, Msg::Event(Event { id: 3, at: NOW, kind: "question.offered".into(), question_id: Some(1), actor: None, data: serde_json::json!({ "question": question(0), "to": "dana", "expires_at": NOW + 30_000 }) }));
+    update(
+        &mut app,
+        Msg::Event(Event {
+            id: 3,
+            at: NOW,
+            kind: "question.offered".into(),
+            question_id: Some(1),
+            actor: None,
+            data: serde_json::json!({ "question": question(0), "to": "dana", "expires_at": NOW + 30_000 }),
+        }),
+    );
     assert!(app.flash.as_ref().unwrap().0.starts_with("#1 is offered to you"));
     let s = screen(&mut app);
     assert!(s.contains("→ offered you"), "{s}");
@@ -386,12 +453,16 @@ fn help_and_footer_come_from_the_keymap() {
     assert!(view::help_lines(&app).iter().any(|l| l.trim_start().starts_with("C ") && l.ends_with("claim")));
     assert_eq!(key(&mut app, KeyCode::Char('c')), vec![]);
     let first = app.order[0];
-    assert_eq!(update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT))), vec![Cmd::Claim(first)]);
+    assert_eq!(
+        update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT))),
+        vec![Cmd::Claim(first)]
+    );
 }
 
 /// Text crafted to break a terminal: escape sequences (clear screen, set title, colours), C1
 /// controls, bidi overrides, emoji with joiners, wide CJK, and line breaks.
-const EVIL: &str = "\x1b[2J\x1b]0;owned\x07\u{9b}31m RED\u{202E}txet desrever\u{202C} 👨‍👩‍👧‍👦 日本語テキスト\r\nline2\ttab\x7f";
+const EVIL: &str =
+    "\x1b[2J\x1b]0;owned\x07\u{9b}31m RED\u{202E}txet desrever\u{202C} 👨‍👩‍👧‍👦 日本語テキスト\r\nline2\ttab\x7f";
 
 #[test]
 fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
@@ -412,36 +483,51 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
     let mut views: Vec<(&str, Setup)> = Vec::new();
     views.push(("queue", Box::new(|_a: &mut App| {})));
     let dd = d.clone();
-    views.push(("conversation", Box::new(move |a: &mut App| {
-        a.view = View::Conversation;
-        update(a, Msg::Detail(dd.clone()));
-    })));
+    views.push((
+        "conversation",
+        Box::new(move |a: &mut App| {
+            a.view = View::Conversation;
+            update(a, Msg::Detail(dd.clone()));
+        }),
+    ));
     let dd = d.clone();
-    views.push(("composer", Box::new(move |a: &mut App| {
-        a.view = View::Conversation;
-        update(a, Msg::Detail(dd.clone()));
-        let mut m = a.detail.as_ref().unwrap().question.clone();
-        m.holder = Some("maya".into());
-        update(a, Msg::Detail(helphive::model::QuestionDetail { question: m, ..dd.clone() }));
-        key(a, KeyCode::Char('r'));
-        ctrl(a, 't');
-        key(a, KeyCode::Enter);
-    })));
+    views.push((
+        "composer",
+        Box::new(move |a: &mut App| {
+            a.view = View::Conversation;
+            update(a, Msg::Detail(dd.clone()));
+            let mut m = a.detail.as_ref().unwrap().question.clone();
+            m.holder = Some("maya".into());
+            update(a, Msg::Detail(helphive::model::QuestionDetail { question: m, ..dd.clone() }));
+            key(a, KeyCode::Char('r'));
+            ctrl(a, 't');
+            key(a, KeyCode::Enter);
+        }),
+    ));
     let qq = q.clone();
-    views.push(("approvals", Box::new(move |a: &mut App| {
-        a.view = View::Approvals;
-        update(a, Msg::Approvals(vec![(reply.clone(), qq.clone())]));
-    })));
-    views.push(("dashboard", Box::new(|a: &mut App| {
-        a.view = View::Dashboard;
-        let mut s = fixtures::stats();
-        s.agents[0].handle = EVIL.into();
-        update(a, Msg::Stats(s));
-    })));
-    views.push(("flash", Box::new(|a: &mut App| {
-        update(a, Msg::Failed { what: EVIL.into(), error: EVIL.into() });
-        update(a, Msg::Disconnected(EVIL.into()));
-    })));
+    views.push((
+        "approvals",
+        Box::new(move |a: &mut App| {
+            a.view = View::Approvals;
+            update(a, Msg::Approvals(vec![(reply.clone(), qq.clone())]));
+        }),
+    ));
+    views.push((
+        "dashboard",
+        Box::new(|a: &mut App| {
+            a.view = View::Dashboard;
+            let mut s = fixtures::stats();
+            s.agents[0].handle = EVIL.into();
+            update(a, Msg::Stats(s));
+        }),
+    ));
+    views.push((
+        "flash",
+        Box::new(|a: &mut App| {
+            update(a, Msg::Failed { what: EVIL.into(), error: EVIL.into() });
+            update(a, Msg::Disconnected(EVIL.into()));
+        }),
+    ));
     for (name, setup) in views {
         let mut a = app_with(0, agent("maya", Role::Mentor));
         a.questions.insert(q.id, q.clone());

@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn entities_are_decoded_and_unknown_ones_kept() {
-        assert_eq!(decode_entities("a &lt;b&gt; &quot;c&quot; &#39;d&#39; &#x1F600; &copy; & x"), "a <b> \"c\" 'd' 😀 &copy; & x");
+        assert_eq!(
+            decode_entities("a &lt;b&gt; &quot;c&quot; &#39;d&#39; &#x1F600; &copy; & x"),
+            "a <b> \"c\" 'd' 😀 &copy; & x"
+        );
         assert_eq!(to_text("<p>1 &lt; 2</p>"), "1 < 2");
         assert_eq!(to_text("a < b"), "a < b");
     }

@@ -34,11 +34,8 @@ pub fn retry_at(headers: &HeaderMap, now: Millis) -> Option<Millis> {
 /// bad token, 403, 404, 422 too long…) will not, and goes back to the agent.
 pub fn error_from(status: StatusCode, headers: &HeaderMap, body: &str, now: Millis) -> ChannelError {
     let detail = error_text(body);
-    let message = if detail.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {}: {detail}", status.as_u16())
-    };
+    let message =
+        if detail.is_empty() { format!("HTTP {status}") } else { format!("HTTP {}: {detail}", status.as_u16()) };
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT || status.is_server_error() {
         ChannelError::Transient { message, retry_at: retry_at(headers, now), maybe_sent: false }
     } else {
@@ -183,7 +180,8 @@ mod tests {
         let h = HeaderMap::new();
         assert!(matches!(error_from(StatusCode::TOO_MANY_REQUESTS, &h, "", 0), ChannelError::Transient { .. }));
         assert!(matches!(error_from(StatusCode::BAD_GATEWAY, &h, "", 0), ChannelError::Transient { .. }));
-        let e = error_from(StatusCode::UNPROCESSABLE_ENTITY, &h, r#"{"error":"Validation failed: Text is too long"}"#, 0);
+        let e =
+            error_from(StatusCode::UNPROCESSABLE_ENTITY, &h, r#"{"error":"Validation failed: Text is too long"}"#, 0);
         assert_eq!(e, ChannelError::Permanent { message: "HTTP 422: Validation failed: Text is too long".into() });
         assert!(matches!(error_from(StatusCode::UNAUTHORIZED, &h, "", 0), ChannelError::Permanent { .. }));
     }

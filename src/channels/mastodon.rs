@@ -240,7 +240,8 @@ impl Connector for Mastodon {
             let mut delay = Duration::from_secs(1);
             loop {
                 // No overall timeout: the stream stays open for as long as the server keeps it.
-                let client = crate::tls::client_builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
+                let client =
+                    crate::tls::client_builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
                 let r = client
                     .get(format!("{}/api/v1/streaming/user/notification", self.base))
                     .bearer_auth(&self.token)
@@ -265,7 +266,9 @@ impl Connector for Mastodon {
                             }
                         }
                     }
-                    Ok(r) => tracing::warn!(channel = %self.name, status = %r.status(), "streaming refused; polling only until it works"),
+                    Ok(r) => {
+                        tracing::warn!(channel = %self.name, status = %r.status(), "streaming refused; polling only until it works")
+                    }
                     Err(e) => tracing::debug!(channel = %self.name, error = %e, "cannot reach the streaming API"),
                 }
                 tokio::time::sleep(delay).await;
@@ -295,7 +298,10 @@ mod tests {
     #[test]
     fn replies_mention_the_customer_once() {
         let m = connector();
-        assert_eq!(m.compose("Your parcel ships today.", "alice@other.example"), "@alice@other.example Your parcel ships today.");
+        assert_eq!(
+            m.compose("Your parcel ships today.", "alice@other.example"),
+            "@alice@other.example Your parcel ships today."
+        );
         assert_eq!(m.compose("Hi @alice, it ships today.", "alice"), "Hi @alice, it ships today.");
     }
 

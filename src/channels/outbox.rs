@@ -107,7 +107,8 @@ async fn attempt(state: &AppState, item: &OutboxItem, now: Millis) -> crate::err
 fn retry(state: &AppState, attempt_no: i64, e: ChannelError, now: Millis) -> PostOutcome {
     let cfg = &state.config.outbox;
     let mut rng = rand::rng();
-    let delay = backoff(attempt_no, cfg.base_delay_seconds as i64 * 1000, cfg.max_delay_seconds as i64 * 1000, &mut rng);
+    let delay =
+        backoff(attempt_no, cfg.base_delay_seconds as i64 * 1000, cfg.max_delay_seconds as i64 * 1000, &mut rng);
     match e {
         ChannelError::Transient { message, retry_at, maybe_sent } => {
             // The network's reset time wins; a little jitter after it spreads the queue out.

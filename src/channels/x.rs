@@ -154,7 +154,8 @@ impl Connector for X {
     fn post<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Posted>> {
         Box::pin(async move {
             let (_, username) = self.me()?;
-            let body = serde_json::json!({ "text": reply.text, "reply": { "in_reply_to_tweet_id": reply.in_reply_to } });
+            let body =
+                serde_json::json!({ "text": reply.text, "reply": { "in_reply_to_tweet_id": reply.in_reply_to } });
             let r = self
                 .http
                 .post(format!("{}/2/tweets", self.base))

@@ -146,9 +146,10 @@ impl DemoWorld {
             let _ = quit.send(());
         }
         if let Some(mut server) = self.server.take()
-            && tokio::time::timeout(Duration::from_secs(2), &mut server).await.is_err() {
-                server.abort();
-            }
+            && tokio::time::timeout(Duration::from_secs(2), &mut server).await.is_err()
+        {
+            server.abort();
+        }
         if let Some(jobs) = self.jobs.take() {
             jobs.abort();
         }
@@ -207,10 +208,8 @@ impl DemoWorld {
                 .map_err(|e| format!("demo: cannot put @{} online: {e}", c.handle))?;
             colleagues.push((c.clone(), client, mentor));
         }
-        let mentor_of: Vec<(String, String)> = colleagues
-            .iter()
-            .filter_map(|(c, _, m)| m.clone().map(|m| (c.handle.clone(), m)))
-            .collect();
+        let mentor_of: Vec<(String, String)> =
+            colleagues.iter().filter_map(|(c, _, m)| m.clone().map(|m| (c.handle.clone(), m))).collect();
         for (spec, client, _) in colleagues {
             let mentees: Vec<String> =
                 mentor_of.iter().filter(|(_, m)| *m == spec.handle).map(|(n, _)| n.clone()).collect();
@@ -330,7 +329,11 @@ pub async fn run_headless(opts: &DemoOptions, duration: Duration) -> Result<Demo
 /// Parses "60s", "2m", "1h", "90" (seconds) into a Duration, with a clear error.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let bad = || format!("cannot read duration '{s}': give a number of seconds, optionally with a unit s, m or h (e.g. 90, 60s, 2m, 1h)");
+    let bad = || {
+        format!(
+            "cannot read duration '{s}': give a number of seconds, optionally with a unit s, m or h (e.g. 90, 60s, 2m, 1h)"
+        )
+    };
     let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => t.split_at(i),
         None => (t, "s"),

@@ -194,7 +194,8 @@ pub struct RepliesSpec {
 }
 
 /// Said when a scenario gives no reply at all that fits.
-const LAST_RESORT_REPLY: &str = "Hi {name}, thanks for getting in touch! We're looking into this and will get back to you shortly.";
+const LAST_RESORT_REPLY: &str =
+    "Hi {name}, thanks for getting in touch! We're looking into this and will get back to you shortly.";
 
 /// A customer message on the timeline, with everything resolved.
 #[derive(Debug, Clone)]
@@ -215,9 +216,22 @@ pub(crate) struct Arrival {
 
 /// Invented customers for bursts.
 const BURST_CUSTOMERS: [&str; 16] = [
-    "Alva Brinkman", "Bram Oyelaran", "Cato Lindqvist", "Dilys Parrow", "Emeka Sundberg",
-    "Fenna Koster", "Gideon Marsh", "Hedda Quill", "Ivo Terranova", "Juna Petrakis",
-    "Kasimir Dole", "Liv Amsel", "Matteo Griffin", "Nell Okoro", "Otto Varnum", "Perpetua Lane",
+    "Alva Brinkman",
+    "Bram Oyelaran",
+    "Cato Lindqvist",
+    "Dilys Parrow",
+    "Emeka Sundberg",
+    "Fenna Koster",
+    "Gideon Marsh",
+    "Hedda Quill",
+    "Ivo Terranova",
+    "Juna Petrakis",
+    "Kasimir Dole",
+    "Liv Amsel",
+    "Matteo Griffin",
+    "Nell Okoro",
+    "Otto Varnum",
+    "Perpetua Lane",
 ];
 
 impl Scenario {
@@ -240,8 +254,7 @@ impl Scenario {
         } else {
             format!("scenario file {origin}")
         };
-        let mut s: Scenario =
-            toml::from_str(text).map_err(|e| format!("{what}: {}", toml_error(&e, text)))?;
+        let mut s: Scenario = toml::from_str(text).map_err(|e| format!("{what}: {}", toml_error(&e, text)))?;
         s.origin = origin.to_string();
         s.validate(&Config::builtin()).map_err(|e| format!("{what}: {e}"))?;
         Ok(s)
@@ -297,9 +310,9 @@ impl Scenario {
                     return Err(format!("{at}: only a novice has a mentor (add novice = true)"));
                 }
                 (Some(m), true) => {
-                    let mentor = handles.get(m.as_str()).ok_or_else(|| {
-                        format!("{at}: mentor '{m}' is not one of the colleagues")
-                    })?;
+                    let mentor = handles
+                        .get(m.as_str())
+                        .ok_or_else(|| format!("{at}: mentor '{m}' is not one of the colleagues"))?;
                     if mentor.role < Role::Mentor {
                         return Err(format!("{at}: mentor '{m}' needs role = \"mentor\" or \"lead\""));
                     }
@@ -329,31 +342,32 @@ impl Scenario {
             };
             check_seconds(&format!("{at}: at"), a.at)?;
             if a.at > meta.duration_seconds {
-                return Err(format!(
-                    "{at} comes at {} s, after the scenario ends ({} s)",
-                    a.at, meta.duration_seconds
-                ));
+                return Err(format!("{at} comes at {} s, after the scenario ends ({} s)", a.at, meta.duration_seconds));
             }
             check_text(&at, &a.text)?;
             if let Some(w) = a.waiting_minutes
-                && !(w.is_finite() && (0.0..=7.0 * 24.0 * 60.0).contains(&w)) {
-                    return Err(format!("{at}: waiting_minutes must be from 0 to a week's worth"));
-                }
+                && !(w.is_finite() && (0.0..=7.0 * 24.0 * 60.0).contains(&w))
+            {
+                return Err(format!("{at}: waiting_minutes must be from 0 to a week's worth"));
+            }
             if let Some(p) = a.priority
-                && !(-10..=10).contains(&p) {
-                    return Err(format!("{at}: priority must be from -10 to 10"));
-                }
+                && !(-10..=10).contains(&p)
+            {
+                return Err(format!("{at}: priority must be from -10 to 10"));
+            }
             if let Some(c) = &a.channel {
                 check_channel(&at, c)?;
             }
             if let Some(name) = &a.name
-                && (name.trim().is_empty() || name.len() > 256) {
-                    return Err(format!("{at}: name must be 1 to 256 characters"));
-                }
+                && (name.trim().is_empty() || name.len() > 256)
+            {
+                return Err(format!("{at}: name must be 1 to 256 characters"));
+            }
             if let Some(c) = &a.customer
-                && (c.trim().is_empty() || c.len() > 256 || c.chars().any(char::is_whitespace)) {
-                    return Err(format!("{at}: customer must be a handle: 1 to 256 characters, no spaces"));
-                }
+                && (c.trim().is_empty() || c.len() > 256 || c.chars().any(char::is_whitespace))
+            {
+                return Err(format!("{at}: customer must be a handle: 1 to 256 characters, no spaces"));
+            }
             match &a.in_reply_to {
                 None => {
                     if a.channel.is_none() {
@@ -367,9 +381,9 @@ impl Scenario {
                     }
                 }
                 Some(parent) => {
-                    let p = *ids.get(parent.as_str()).ok_or_else(|| {
-                        format!("{at}: in_reply_to '{parent}' is not the id of any arrival")
-                    })?;
+                    let p = *ids
+                        .get(parent.as_str())
+                        .ok_or_else(|| format!("{at}: in_reply_to '{parent}' is not the id of any arrival"))?;
                     if self.arrivals[p].at >= a.at {
                         return Err(format!(
                             "{at}: answers '{parent}', which only arrives at {} s",
@@ -378,11 +392,12 @@ impl Scenario {
                     }
                     let parent_channel = self.channel_of(p);
                     if let (Some(mine), Some(theirs)) = (&a.channel, parent_channel)
-                        && mine != theirs {
-                            return Err(format!(
-                                "{at}: a follow-up stays on its original's channel ({theirs}), not {mine}"
-                            ));
-                        }
+                        && mine != theirs
+                    {
+                        return Err(format!(
+                            "{at}: a follow-up stays on its original's channel ({theirs}), not {mine}"
+                        ));
+                    }
                     if a.topic.is_some() {
                         return Err(format!(
                             "{at}: a follow-up joins its original's question; it has no topic of its own"
@@ -426,10 +441,7 @@ impl Scenario {
         let r = &self.replies;
         for (topic, list) in &r.topics {
             if config.topic(topic).is_none() {
-                return Err(format!(
-                    "[replies.topics] '{topic}' is not a topic; known: {}",
-                    topic_names(config)
-                ));
+                return Err(format!("[replies.topics] '{topic}' is not a topic; known: {}", topic_names(config)));
             }
             for t in list {
                 check_text(&format!("[replies.topics] {topic}"), t)?;
@@ -475,11 +487,8 @@ impl Scenario {
             };
             let label = a.id.clone().unwrap_or_else(|| format!("arrival {}", i + 1));
             let parent = a.in_reply_to.as_deref().and_then(|p| by_id.get(p));
-            let channel = a
-                .channel
-                .clone()
-                .or_else(|| parent.map(|p| p.channel.clone()))
-                .unwrap_or_else(|| "webhook".into());
+            let channel =
+                a.channel.clone().or_else(|| parent.map(|p| p.channel.clone())).unwrap_or_else(|| "webhook".into());
             let handle = a
                 .customer
                 .clone()
@@ -537,7 +546,14 @@ impl Scenario {
     /// one for the topic, else a general one. Among those, the one sharing the most words with
     /// what the customer wrote, so a handful of canned replies still read as answers; `pick`
     /// breaks ties, so equal candidates take turns.
-    pub(crate) fn reply_text(&self, topic: &str, followup: bool, question: &str, customer_name: &str, pick: usize) -> String {
+    pub(crate) fn reply_text(
+        &self,
+        topic: &str,
+        followup: bool,
+        question: &str,
+        customer_name: &str,
+        pick: usize,
+    ) -> String {
         let r = &self.replies;
         let list = if followup && !r.followup.is_empty() {
             &r.followup
@@ -550,13 +566,9 @@ impl Scenario {
         let asked = words(question);
         let scores: Vec<usize> = list.iter().map(|t| words(t).intersection(&asked).count()).collect();
         let best = scores.iter().copied().max().unwrap_or(0);
-        let candidates: Vec<&String> =
-            list.iter().zip(&scores).filter(|(_, s)| **s == best).map(|(t, _)| t).collect();
-        let template = if candidates.is_empty() {
-            LAST_RESORT_REPLY
-        } else {
-            candidates[pick % candidates.len()].as_str()
-        };
+        let candidates: Vec<&String> = list.iter().zip(&scores).filter(|(_, s)| **s == best).map(|(t, _)| t).collect();
+        let template =
+            if candidates.is_empty() { LAST_RESORT_REPLY } else { candidates[pick % candidates.len()].as_str() };
         let first = customer_name.split_whitespace().next().unwrap_or(customer_name);
         template.replace("{name}", first)
     }
@@ -602,7 +614,14 @@ fn check_handle(what: &str, h: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_person(what: &str, name: &str, function: &str, skills: &[String], capacity: u32, config: &Config) -> Result<(), String> {
+fn check_person(
+    what: &str,
+    name: &str,
+    function: &str,
+    skills: &[String],
+    capacity: u32,
+    config: &Config,
+) -> Result<(), String> {
     if name.trim().is_empty() || name.chars().count() > 80 {
         return Err(format!("{what}: name must be 1 to 80 characters"));
     }
@@ -703,13 +722,31 @@ mod tests {
     fn mistakes_are_named() {
         let base = "[scenario]\nname = \"t\"\nduration_seconds = 60\n[user]\nfunction = \"store\"\n";
         let cases = [
-            ("[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"nope\"\nskills = []\nanswer_seconds = 5\n", "unknown function 'nope'"),
-            ("[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"store\"\nskills = [\"setup:9\"]\nanswer_seconds = 5\n", "level must be from 1 to 5"),
-            ("[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"store\"\nskills = []\nanswer_seconds = 5\nnovice = true\n", "needs a mentor"),
-            ("[[arrivals]]\nat = 5\nchannel = \"myspace\"\ncustomer = \"c\"\ntext = \"hi\"\n", "unknown channel 'myspace'"),
-            ("[[arrivals]]\nat = 5\nchannel = \"x\"\ncustomer = \"c\"\ntext = \"hi\"\nin_reply_to = \"zz\"\n", "not the id of any arrival"),
+            (
+                "[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"nope\"\nskills = []\nanswer_seconds = 5\n",
+                "unknown function 'nope'",
+            ),
+            (
+                "[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"store\"\nskills = [\"setup:9\"]\nanswer_seconds = 5\n",
+                "level must be from 1 to 5",
+            ),
+            (
+                "[[colleagues]]\nhandle = \"a\"\nname = \"A\"\nfunction = \"store\"\nskills = []\nanswer_seconds = 5\nnovice = true\n",
+                "needs a mentor",
+            ),
+            (
+                "[[arrivals]]\nat = 5\nchannel = \"myspace\"\ncustomer = \"c\"\ntext = \"hi\"\n",
+                "unknown channel 'myspace'",
+            ),
+            (
+                "[[arrivals]]\nat = 5\nchannel = \"x\"\ncustomer = \"c\"\ntext = \"hi\"\nin_reply_to = \"zz\"\n",
+                "not the id of any arrival",
+            ),
             ("[[arrivals]]\nat = 500\nchannel = \"x\"\ncustomer = \"c\"\ntext = \"hi\"\n", "after the scenario ends"),
-            ("[[arrivals]]\nat = 5\nchannel = \"x\"\ncustomer = \"c\"\ntext = \"I want a refund\"\ntopic = \"setup\"\n", "keyword 'refund' sends it to 'billing'"),
+            (
+                "[[arrivals]]\nat = 5\nchannel = \"x\"\ncustomer = \"c\"\ntext = \"I want a refund\"\ntopic = \"setup\"\n",
+                "keyword 'refund' sends it to 'billing'",
+            ),
             ("[[arrivals]]\nat = 5\nchanel = \"x\"\n", "chanel"),
         ];
         for (extra, want) in cases {

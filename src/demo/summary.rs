@@ -120,13 +120,8 @@ async fn all_questions(admin: &Client) -> Result<Vec<Question>, String> {
 pub(crate) async fn gather(shared: &Shared, user_handle: &str, scenario_seconds: f64) -> Result<DemoSummary, String> {
     let admin = &shared.admin;
     let stats = admin.stats().await.map_err(fail("the statistics"))?;
-    let mentors: HashMap<String, Option<String>> = admin
-        .agents()
-        .await
-        .map_err(fail("the agents"))?
-        .into_iter()
-        .map(|a| (a.handle, a.mentor))
-        .collect();
+    let mentors: HashMap<String, Option<String>> =
+        admin.agents().await.map_err(fail("the agents"))?.into_iter().map(|a| (a.handle, a.mentor)).collect();
     let mut threads: HashMap<i64, QuestionDetail> = HashMap::new();
     for q in all_questions(admin).await? {
         let d = admin.question(q.id).await.map_err(fail("a question"))?;
@@ -145,7 +140,11 @@ pub(crate) async fn gather(shared: &Shared, user_handle: &str, scenario_seconds:
                 Some(ReplyStatus::Approved | ReplyStatus::Posted) => {
                     *replies_by_author.entry(m.author.clone()).or_insert(0) += 1;
                     if let Some(r) = &m.reviewed_by {
-                        approved.push(ReviewedReply { question_id: *id, author: m.author.clone(), reviewer: r.clone() });
+                        approved.push(ReviewedReply {
+                            question_id: *id,
+                            author: m.author.clone(),
+                            reviewer: r.clone(),
+                        });
                     }
                 }
                 Some(ReplyStatus::AwaitingApproval) => awaiting_approval.push(PendingReply {
@@ -169,10 +168,12 @@ pub(crate) async fn gather(shared: &Shared, user_handle: &str, scenario_seconds:
         .iter()
         .map(|f| {
             let answered_by = f.message_id.and_then(|mid| {
-                threads.get(&f.question_id)?.messages.iter().find(|m| {
-                    m.kind == MessageKind::Reply && m.id > mid && m.status != Some(ReplyStatus::Rejected)
-                })
-                .map(|m| m.author.clone())
+                threads
+                    .get(&f.question_id)?
+                    .messages
+                    .iter()
+                    .find(|m| m.kind == MessageKind::Reply && m.id > mid && m.status != Some(ReplyStatus::Rejected))
+                    .map(|m| m.author.clone())
             });
             FollowUpReport {
                 label: f.label.clone(),
@@ -296,10 +297,7 @@ impl fmt::Display for DemoSummary {
                     format!("went back to @{to}, who answered the original")
                 }
                 (Some(to), orig) => format!("went to @{to} (the original was answered by {})", handle(orig)),
-                (None, orig) => format!(
-                    "went to the shared queue (the original was answered by {})",
-                    handle(orig)
-                ),
+                (None, orig) => format!("went to the shared queue (the original was answered by {})", handle(orig)),
             };
             let again = match &fu.answered_by {
                 Some(a) => format!("; answered by @{a}"),

@@ -241,7 +241,13 @@ async fn post(shared: &Shared, a: &Arrival, in_reply_to: Option<String>) -> Opti
     }
 }
 
-async fn follow_up(shared: Arc<Shared>, a: Arrival, qid: i64, parent_external: String, mut stop: watch::Receiver<bool>) {
+async fn follow_up(
+    shared: Arc<Shared>,
+    a: Arrival,
+    qid: i64,
+    parent_external: String,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         match shared.admin.question(qid).await {
             Ok(d) if ready_for_follow_up(&d.question, shared.clock.now_ms()) => break,
@@ -276,8 +282,8 @@ async fn follow_up(shared: Arc<Shared>, a: Arrival, qid: i64, parent_external: S
 /// minute to do so).
 fn ready_for_follow_up(q: &Question, now: Millis) -> bool {
     let answered = q.answered_by.is_some() && q.awaiting_since.is_none();
-    let settled = q.state == QuestionState::Resolved
-        || q.first_response_at.is_some_and(|t| now - t >= FOLLOWUP_PATIENCE_MS);
+    let settled =
+        q.state == QuestionState::Resolved || q.first_response_at.is_some_and(|t| now - t >= FOLLOWUP_PATIENCE_MS);
     answered && settled
 }
 
@@ -314,7 +320,12 @@ pub(crate) async fn work(shared: Arc<Shared>, me: Arc<Colleague>, mut stop: watc
 
 type StepError = (String, ClientError);
 
-async fn step(shared: &Shared, me: &Colleague, stop: &mut watch::Receiver<bool>, answered: &mut usize) -> Result<bool, StepError> {
+async fn step(
+    shared: &Shared,
+    me: &Colleague,
+    stop: &mut watch::Receiver<bool>,
+    answered: &mut usize,
+) -> Result<bool, StepError> {
     let c = &me.client;
     let mine = c
         .queue(&QueueQuery { mine: true, limit: Some(100), ..Default::default() })
@@ -343,7 +354,13 @@ async fn step(shared: &Shared, me: &Colleague, stop: &mut watch::Receiver<bool>,
 }
 
 /// Takes `answer_seconds` to think, then replies to the thread as it is by then.
-async fn answer(shared: &Shared, me: &Colleague, qid: i64, stop: &mut watch::Receiver<bool>, answered: &mut usize) -> Result<(), StepError> {
+async fn answer(
+    shared: &Shared,
+    me: &Colleague,
+    qid: i64,
+    stop: &mut watch::Receiver<bool>,
+    answered: &mut usize,
+) -> Result<(), StepError> {
     if !pause(stop, shared.clock.real(me.spec.answer_seconds)).await {
         // The demo is ending; the question simply stays claimed.
         return Ok(());

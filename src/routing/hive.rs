@@ -130,9 +130,10 @@ impl Scarcity {
         for a in agents.iter().filter(|a| a.online) {
             for (t, p) in &a.skills {
                 if *p >= PRIMARY_LEVEL
-                    && let Some(e) = experts.get_mut(*t as usize) {
-                        *e += 1;
-                    }
+                    && let Some(e) = experts.get_mut(*t as usize)
+                {
+                    *e += 1;
+                }
             }
         }
         let protected = waiting_per_topic.iter().zip(&experts).map(|(w, e)| *w > 0 && *e <= limit).collect();
@@ -213,7 +214,11 @@ pub fn best_agent(
 /// target while the widened pool works off an overdue backlog: in `helphive sim` this brought the
 /// week preset back on target within 15-35 min after bursts instead of 65-115), then the most
 /// urgent.
-pub fn best_question<'a>(agent: &AgentState, waiting: &'a [QuestionInfo], now: Millis) -> Option<(&'a QuestionInfo, Tier)> {
+pub fn best_question<'a>(
+    agent: &AgentState,
+    waiting: &'a [QuestionInfo],
+    now: Millis,
+) -> Option<(&'a QuestionInfo, Tier)> {
     let mut best: Option<(&QuestionInfo, Tier)> = None;
     for q in waiting {
         let Some(tier) = eligible(agent, q, now) else { continue };
@@ -285,11 +290,34 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn agent(id: AgentId, function: FunctionId, skills: &[(TopicId, u8)]) -> AgentState {
-        AgentState { id, function, skills: skills.to_vec(), capacity: 2, holding: 0, online: true, novice: false, idle_since: 0 }
+        AgentState {
+            id,
+            function,
+            skills: skills.to_vec(),
+            capacity: 2,
+            holding: 0,
+            online: true,
+            novice: false,
+            idle_since: 0,
+        }
     }
 
-    fn question(id: QuestionId, topic: TopicId, function: FunctionId, waiting_since: Millis, sla: Millis) -> QuestionInfo {
-        QuestionInfo { id, topic, function, waiting_since, sla_due_at: waiting_since + sla, priority: 0, previous_agent: None }
+    fn question(
+        id: QuestionId,
+        topic: TopicId,
+        function: FunctionId,
+        waiting_since: Millis,
+        sla: Millis,
+    ) -> QuestionInfo {
+        QuestionInfo {
+            id,
+            topic,
+            function,
+            waiting_since,
+            sla_due_at: waiting_since + sla,
+            priority: 0,
+            previous_agent: None,
+        }
     }
 
     #[test]
@@ -369,7 +397,8 @@ mod tests {
     #[test]
     fn pull_takes_the_most_urgent_eligible_question() {
         let a = agent(1, 0, &[(0, 4)]);
-        let waiting = vec![question(1, 0, 0, 5 * MIN, 20 * MIN), question(2, 0, 0, 0, 20 * MIN), question(3, 1, 1, 0, 5 * MIN)];
+        let waiting =
+            vec![question(1, 0, 0, 5 * MIN, 20 * MIN), question(2, 0, 0, 0, 20 * MIN), question(3, 1, 1, 0, 5 * MIN)];
         let (q, _) = best_question(&a, &waiting, 6 * MIN).unwrap();
         assert_eq!(q.id, 2);
     }

@@ -57,16 +57,8 @@ pub fn classify(config: &Config, channel: &str, text: &str) -> Classification {
             let (function, sla) = config
                 .topic(name)
                 .map(|t| (t.function.clone(), t.sla_minutes))
-                .unwrap_or_else(|| {
-                    (config.functions.first().map(|f| f.name.clone()).unwrap_or_default(), 60)
-                });
-            Classification {
-                topic: name.clone(),
-                function,
-                sla_minutes: sla,
-                confidence: 0.0,
-                matched: None,
-            }
+                .unwrap_or_else(|| (config.functions.first().map(|f| f.name.clone()).unwrap_or_default(), 60));
+            Classification { topic: name.clone(), function, sla_minutes: sla, confidence: 0.0, matched: None }
         }
     }
 }

@@ -49,12 +49,8 @@ pub fn router() -> Router<AppState> {
 /// Functions and topics as configured, for clients (transfer targets, filters), and each
 /// channel's post length limit (for the composer's counter).
 async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Value> {
-    let functions: Vec<_> = s
-        .config
-        .functions
-        .iter()
-        .map(|f| serde_json::json!({ "name": f.name, "display": f.display }))
-        .collect();
+    let functions: Vec<_> =
+        s.config.functions.iter().map(|f| serde_json::json!({ "name": f.name, "display": f.display })).collect();
     let topics: Vec<_> = s
         .config
         .topics
@@ -109,9 +105,10 @@ async fn queue(
             .ok_or_else(|| ApiError::bad_request(format!("limit '{v}': use a number from 1 to 500")))?,
     };
     if let Some(f) = params.get("function")
-        && !s.config.has_function(f) {
-            return Err(ApiError::bad_request(format!("unknown function '{f}'")));
-        }
+        && !s.config.has_function(f)
+    {
+        return Err(ApiError::bad_request(format!("unknown function '{f}'")));
+    }
     let filter = QueueFilter {
         state,
         function: params.get("function").cloned(),
@@ -145,7 +142,11 @@ async fn renew(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<Str
     Ok(Json(s.store.renew(id, &me, s.lease_ms(), s.now()).await?))
 }
 
-async fn release(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn release(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     let q = s.store.release(id, &me, s.now()).await?;
     s.reroute();
@@ -245,7 +246,11 @@ async fn reopen(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<St
 }
 
 /// Tells colleagues "I am looking at this" (shown next to the question in their queues).
-async fn viewing(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn viewing(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     s.store.viewing(id, &me, s.now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -269,7 +274,8 @@ async fn recategorize(
         let known: Vec<&str> = s.config.topics.iter().map(|t| t.name.as_str()).collect();
         ApiError::bad_request(format!("unknown topic '{}'; known: {}", b.topic, known.join(", ")))
     })?;
-    let q = s.store.recategorize(id, &me, &topic.name, &topic.function, topic.sla_minutes as i64 * 60_000, s.now()).await?;
+    let q =
+        s.store.recategorize(id, &me, &topic.name, &topic.function, topic.sla_minutes as i64 * 60_000, s.now()).await?;
     s.reroute();
     Ok(Json(q))
 }
@@ -342,7 +348,11 @@ struct StatusBody {
     status: String,
 }
 
-async fn set_status(State(s): State<AppState>, Caller(me): Caller, Body(b): Body<StatusBody>) -> ApiResult<impl IntoResponse> {
+async fn set_status(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    Body(b): Body<StatusBody>,
+) -> ApiResult<impl IntoResponse> {
     let status = AgentStatus::parse(&b.status)
         .ok_or_else(|| ApiError::bad_request(format!("status '{}': use online, away or offline", b.status)))?;
     let agent = s.store.set_status(&me, status, s.now()).await?;
@@ -356,7 +366,11 @@ async fn stats(State(s): State<AppState>, _c: Caller) -> ApiResult<impl IntoResp
 
 /// Customer messages in: a single message object, or an array of them. Accepted with an admin
 /// token, or with a Standard Webhooks signature when a webhook secret is configured.
-async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<impl IntoResponse> {
+async fn inbound(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
     if super::extract::bearer(&headers).is_some() {
         let agent = authenticate(&s, &headers).await?;
         Caller(agent).require(Role::Admin, "posting inbound messages with a token")?;
@@ -373,8 +387,8 @@ async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body
             "send an admin bearer token or a Standard Webhooks signature",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let (items, batch) = match value {
         serde_json::Value::Array(items) => (items, true),
         other => (vec![other], false),
@@ -384,9 +398,8 @@ async fn inbound(State(s): State<AppState>, headers: HeaderMap, body: axum::body
     }
     let mut outcomes = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let msg: NewInbound = serde_json::from_value(item).map_err(|e| {
-            ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() })
-        })?;
+        let msg: NewInbound = serde_json::from_value(item)
+            .map_err(|e| ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() }))?;
         let class = routing::classify(&s.config, &msg.channel, &msg.text);
         let outcome = s.store.inbound(msg, &class, s.lease_ms(), s.now()).await.map_err(|e| {
             let mut api = ApiError::from(e);
@@ -414,13 +427,21 @@ async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<imp
     Ok(Json(serde_json::json!({ "items": s.store.agents().await? })))
 }
 
-async fn add_agent(State(s): State<AppState>, caller: Caller, Body(new): Body<NewAgent>) -> ApiResult<impl IntoResponse> {
+async fn add_agent(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(new): Body<NewAgent>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "adding agents")?;
     let (agent, token) = s.store.add_agent(new, s.functions(), s.now()).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "agent": agent, "token": token }))))
 }
 
-async fn disable_agent(State(s): State<AppState>, caller: Caller, Path(handle): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn disable_agent(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "disabling agents")?;
     Ok(Json(s.store.disable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
 }

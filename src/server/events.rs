@@ -3,8 +3,8 @@
 //! event table, in order, then live events; no gap, no duplicate. A client further behind than
 //! the server keeps events for gets one `reload` event: fetch a fresh snapshot, then carry on.
 
-use std::convert::Infallible;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
@@ -37,9 +37,12 @@ async fn events(
     let raw = from_header.or(params.get("after").map(String::as_str));
     let after = match raw {
         None | Some("") => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::bad_request(format!("Last-Event-ID '{v}' is not an event id"))
-        })?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::bad_request(format!("Last-Event-ID '{v}' is not an event id")))?,
+        ),
     };
     // Subscribe before reading the table: whatever commits in between arrives on both paths, and
     // ids let us drop the second copy. The bounds are read here, before the client has its
@@ -49,17 +52,12 @@ async fn events(
     let bounds = s.store.event_bounds().await?;
     let (tx, rx) = mpsc::channel::<SseEvent>(256);
     tokio::spawn(pump(s.store.clone(), after, bounds, live, tx));
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok(e), rx))
-    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn sse(e: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(e.id.to_string())
-        .event(e.kind.clone())
-        .data(serde_json::to_string(e).unwrap_or_default())
+    SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(serde_json::to_string(e).unwrap_or_default())
 }
 
 fn reload(latest: i64, reason: &str) -> SseEvent {

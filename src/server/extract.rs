@@ -41,11 +41,13 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
             "missing bearer token: send 'Authorization: Bearer <token>' (helphive token issue HANDLE makes one)",
         )
     })?;
-    state
-        .store
-        .authenticate(token)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "token not recognised, revoked, or its agent is disabled"))
+    state.store.authenticate(token).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "token not recognised, revoked, or its agent is disabled",
+        )
+    })
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -132,13 +132,17 @@ impl Hive {
                 }
             }
             let busy: Vec<i64> = st.offers.values().map(|o| o.agent).collect();
-            let unoffered: Vec<QuestionInfo> = waiting.iter().filter(|q| !st.offers.contains_key(&q.id)).cloned().collect();
+            let unoffered: Vec<QuestionInfo> =
+                waiting.iter().filter(|q| !st.offers.contains_key(&q.id)).cloned().collect();
             let lapsed = st.lapsed.clone();
-            let planned = hive::plan_offers(&unoffered, &agent_states, now, &busy, |q| lapsed.get(&q).cloned().unwrap_or_default());
+            let planned = hive::plan_offers(&unoffered, &agent_states, now, &busy, |q| {
+                lapsed.get(&q).cloned().unwrap_or_default()
+            });
             for o in &planned {
                 st.offers.insert(o.question, LiveOffer { agent: o.agent, expires_at: now + self.offer_ms });
             }
-            let breaches: Vec<i64> = waiting.iter().filter(|q| q.sla_due_at <= now && st.breached.insert(q.id)).map(|q| q.id).collect();
+            let breaches: Vec<i64> =
+                waiting.iter().filter(|q| q.sla_due_at <= now && st.breached.insert(q.id)).map(|q| q.id).collect();
             (planned, breaches)
         };
         let mut signals: Vec<(&str, i64, serde_json::Value)> = planned

@@ -149,19 +149,16 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "checkpoint failed; will retry");
             }
             if n.is_multiple_of(60)
-                && let Err(e) = state.store.prune_events(state.now()).await {
-                    tracing::warn!(error = %e, "event pruning failed; will retry");
-                }
+                && let Err(e) = state.store.prune_events(state.now()).await
+            {
+                tracing::warn!(error = %e, "event pruning failed; will retry");
+            }
         }
     })
 }
 
 /// Binds `addr` and serves until ctrl-c / SIGTERM. `on_ready` is told the bound address.
-pub async fn serve(
-    state: AppState,
-    addr: SocketAddr,
-    on_ready: impl FnOnce(SocketAddr),
-) -> std::io::Result<()> {
+pub async fn serve(state: AppState, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let jobs = spawn_jobs(state.clone());

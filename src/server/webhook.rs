@@ -13,9 +13,10 @@ type HmacSha256 = Hmac<Sha256>;
 pub fn secret_key(secret: &str) -> Vec<u8> {
     let s = secret.trim();
     if let Some(b64) = s.strip_prefix("whsec_")
-        && let Ok(key) = STANDARD.decode(b64) {
-            return key;
-        }
+        && let Ok(key) = STANDARD.decode(b64)
+    {
+        return key;
+    }
     s.as_bytes().to_vec()
 }
 

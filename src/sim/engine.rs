@@ -476,7 +476,8 @@ impl<'w> Engine<'w> {
         let mut responses = Vec::new();
         let mut waits = Vec::new();
         let mut fu_responses = Vec::new();
-        let (mut questions, mut abandoned, mut unresolved, mut within_15, mut within_60) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let (mut questions, mut abandoned, mut unresolved, mut within_15, mut within_60) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
         let (mut followups, mut fu_abandoned, mut fu_sticky) = (0u64, 0u64, 0u64);
         let mut tiers = [0u64; 4];
         for m in self.msgs.iter().filter(|m| m.measured) {
@@ -532,7 +533,8 @@ impl<'w> Engine<'w> {
 
         let mut ns = self.decision_ns;
         let decisions = ns.len() as u64;
-        let (p50, p99, max) = (percentile_u32(&mut ns, 0.5), percentile_u32(&mut ns, 0.99), ns.iter().copied().max().unwrap_or(0));
+        let (p50, p99, max) =
+            (percentile_u32(&mut ns, 0.5), percentile_u32(&mut ns, 0.99), ns.iter().copied().max().unwrap_or(0));
         Outcome {
             stats: Stats {
                 policy: String::new(),

@@ -48,9 +48,18 @@ impl Default for SimOptions {
 /// (name, one-line description) of each preset, for `--help`.
 pub fn presets() -> &'static [(&'static str, &'static str)] {
     &[
-        ("peak", "steady peak: 3,000 employees in 6 functions all online, load 0.95, 2 h after a 30-min warm-up; plus a routing-latency probe at 10,000 waiting"),
-        ("week", "seven days (~300,000 messages): daily curve 0.3×-1.6×, one topic burst a day, part-time shifts planned for load 0.9"),
-        ("pooled", "the Erlang C check: 100 interchangeable agents, one topic, exponential handling, no follow-ups or abandonment, load 0.9"),
+        (
+            "peak",
+            "steady peak: 3,000 employees in 6 functions all online, load 0.95, 2 h after a 30-min warm-up; plus a routing-latency probe at 10,000 waiting",
+        ),
+        (
+            "week",
+            "seven days (~300,000 messages): daily curve 0.3×-1.6×, one topic burst a day, part-time shifts planned for load 0.9",
+        ),
+        (
+            "pooled",
+            "the Erlang C check: 100 interchangeable agents, one topic, exponential handling, no follow-ups or abandonment, load 0.9",
+        ),
     ]
 }
 
@@ -141,5 +150,6 @@ pub fn run(opts: &SimOptions) -> Result<String, String> {
         let waiting = ((scenario.probe_waiting as f64 * opts.scale).round() as usize).max(1);
         probe::probe(&work, waiting, opts.seed)
     });
-    Ok(report::Report { work: &work, seed: opts.seed, outcomes: &outcomes, probe: probe.as_ref(), wall_s, threads }.render())
+    Ok(report::Report { work: &work, seed: opts.seed, outcomes: &outcomes, probe: probe.as_ref(), wall_s, threads }
+        .render())
 }

@@ -53,14 +53,24 @@ impl PolicyKind {
             PolicyKind::Broadcast => {
                 "Twelpforce-style: everyone sees every question; an employee with room looks after a random delay and answers an open one, preferring their own skills; duplicates possible"
             }
-            PolicyKind::Random => "a random online employee with room, whatever the skill; else the shared queue, oldest first",
-            PolicyKind::RoundRobin => "the next online employee with room in a fixed rotation, whatever the skill; else the shared queue",
-            PolicyKind::LeastLoaded => "the online employee with the lowest share of capacity in use, whatever the skill; else the shared queue",
+            PolicyKind::Random => {
+                "a random online employee with room, whatever the skill; else the shared queue, oldest first"
+            }
+            PolicyKind::RoundRobin => {
+                "the next online employee with room in a fixed rotation, whatever the skill; else the shared queue"
+            }
+            PolicyKind::LeastLoaded => {
+                "the online employee with the lowest share of capacity in use, whatever the skill; else the shared queue"
+            }
             PolicyKind::LongestIdle => {
                 "the employee idle longest among those with the topic as a skill (any level); else the topic's queue, oldest first; never widens"
             }
-            PolicyKind::Helphive => "the routing core: best_agent on arrival, best_question on a free slot, re-routed as eligibility widens",
-            PolicyKind::Oracle => "pooled bound: every slot takes every question at on-skill speed, first come first served",
+            PolicyKind::Helphive => {
+                "the routing core: best_agent on arrival, best_question on a free slot, re-routed as eligibility widens"
+            }
+            PolicyKind::Oracle => {
+                "pooled bound: every slot takes every question at on-skill speed, first come first served"
+            }
         }
     }
 
@@ -75,7 +85,9 @@ pub(crate) fn make(kind: PolicyKind, work: &Workload, seed: u64) -> Box<dyn Poli
     let rng = StdRng::seed_from_u64(seed ^ (0x504f_4c49_4359_0000 + kind as u64));
     match kind {
         PolicyKind::Broadcast => Box::new(Broadcast::new(work, rng)),
-        PolicyKind::Random => Box::new(Shared { pick: Pick::Random(Box::new(rng)), queue: VecDeque::new(), pooled: false }),
+        PolicyKind::Random => {
+            Box::new(Shared { pick: Pick::Random(Box::new(rng)), queue: VecDeque::new(), pooled: false })
+        }
         PolicyKind::RoundRobin => Box::new(Shared { pick: Pick::Rotation(0), queue: VecDeque::new(), pooled: false }),
         PolicyKind::LeastLoaded => Box::new(Shared { pick: Pick::LeastLoaded, queue: VecDeque::new(), pooled: false }),
         PolicyKind::LongestIdle => Box::new(LongestIdle::new(work)),
@@ -361,9 +373,8 @@ struct Broadcast {
 
 impl Broadcast {
     fn new(work: &Workload, rng: StdRng) -> Broadcast {
-        let topics_of_function = |f| {
-            work.topics.iter().enumerate().filter(|(_, t)| t.function == f).map(|(i, _)| i as TopicId).collect()
-        };
+        let topics_of_function =
+            |f| work.topics.iter().enumerate().filter(|(_, t)| t.function == f).map(|(i, _)| i as TopicId).collect();
         Broadcast {
             rng,
             notice_ms: work.scenario.notice_minutes * super::workload::MINUTE as f64,

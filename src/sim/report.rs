@@ -127,7 +127,12 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "  handling: {dist}, ×{} on a secondary skill, ×{} in the function, ×{} otherwise; {patience}; follow-up p {} after {} min; SLA target {} min",
-            s.slowdown_secondary, s.slowdown_function, s.slowdown_other, s.followup_prob, s.followup_delay_minutes, s.sla_minutes
+            s.slowdown_secondary,
+            s.slowdown_function,
+            s.slowdown_other,
+            s.followup_prob,
+            s.followup_delay_minutes,
+            s.sla_minutes
         );
         let _ = writeln!(out);
     }
@@ -136,7 +141,22 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "{:<13} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8}",
-            "first resp.", "mean", "median", "p90", "p99", "≤15m", "≤60m", "aband", "dups", "prim", "sec", "mism", "Jain", "cap", "dec p50", "dec p99"
+            "first resp.",
+            "mean",
+            "median",
+            "p90",
+            "p99",
+            "≤15m",
+            "≤60m",
+            "aband",
+            "dups",
+            "prim",
+            "sec",
+            "mism",
+            "Jain",
+            "cap",
+            "dec p50",
+            "dec p99"
         );
         let _ = writeln!(
             out,
@@ -146,12 +166,10 @@ impl Report<'_> {
         for (kind, o) in self.outcomes {
             let s = &o.stats;
             let answered: u64 = s.tiers.iter().sum();
-            let tier = |i: usize| if answered == 0 { "-".to_string() } else { pct(s.tiers[i] as f64 / answered as f64) };
-            let mism = if answered == 0 {
-                "-".to_string()
-            } else {
-                pct((s.tiers[2] + s.tiers[3]) as f64 / answered as f64)
-            };
+            let tier =
+                |i: usize| if answered == 0 { "-".to_string() } else { pct(s.tiers[i] as f64 / answered as f64) };
+            let mism =
+                if answered == 0 { "-".to_string() } else { pct((s.tiers[2] + s.tiers[3]) as f64 / answered as f64) };
             let pooled = *kind == PolicyKind::Oracle;
             let jain_min = s.jain.iter().copied().fold(f64::INFINITY, f64::min);
             let _ = writeln!(
@@ -223,7 +241,8 @@ impl Report<'_> {
         );
         for (kind, o) in self.outcomes {
             let s = &o.stats;
-            let occ = if s.occupancy.is_empty() { 0.0 } else { s.occupancy.iter().sum::<f64>() / s.occupancy.len() as f64 };
+            let occ =
+                if s.occupancy.is_empty() { 0.0 } else { s.occupancy.iter().sum::<f64>() / s.occupancy.len() as f64 };
             let mut line = format!(
                 "{:<13} {:>7} {:>6} {:>7} {:>7} {:>7} {:>6} {:>7} {:>6} |",
                 kind.name(),
@@ -299,7 +318,12 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "  best_agent p50 {:.1} µs, p99 {:.1} µs; best_question p50 {:.1} µs, p99 {:.1} µs; one plan_offers over all {:.0} ms ({} offers)",
-            p.best_agent_us.0, p.best_agent_us.1, p.best_question_us.0, p.best_question_us.1, p.plan_offers_ms, p.offers
+            p.best_agent_us.0,
+            p.best_agent_us.1,
+            p.best_question_us.0,
+            p.best_question_us.1,
+            p.plan_offers_ms,
+            p.offers
         );
         let _ = writeln!(out);
     }
@@ -336,9 +360,9 @@ impl Report<'_> {
                 .iter()
                 .filter(|(k, _)| !matches!(k, PolicyKind::Helphive | PolicyKind::Oracle))
                 .min_by(|a, b| a.1.stats.p90_min.total_cmp(&b.1.stats.p90_min));
-            let bound = self.get(PolicyKind::Oracle).map_or(String::new(), |o| {
-                format!("; the pooled oracle's own p90 is {} min", mins(o.stats.p90_min))
-            });
+            let bound = self
+                .get(PolicyKind::Oracle)
+                .map_or(String::new(), |o| format!("; the pooled oracle's own p90 is {} min", mins(o.stats.p90_min)));
             match others {
                 Some((k, o)) => rows.push((
                     format!(

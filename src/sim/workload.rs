@@ -233,17 +233,14 @@ impl Scenario {
             Some(_) => return Err("scenario file: `base` must be a preset name".into()),
             None => default_base.to_string(),
         };
-        let base = Scenario::preset(&base_name)
-            .ok_or_else(|| format!("scenario file: unknown base preset {base_name:?}"))?;
+        let base =
+            Scenario::preset(&base_name).ok_or_else(|| format!("scenario file: unknown base preset {base_name:?}"))?;
         let named = file.contains_key("name");
-        let toml::Value::Table(mut merged) =
-            toml::Value::try_from(&base).map_err(|e| format!("scenario: {e}"))?
-        else {
+        let toml::Value::Table(mut merged) = toml::Value::try_from(&base).map_err(|e| format!("scenario: {e}"))? else {
             return Err("scenario: cannot serialise the base preset".into());
         };
         merged.extend(file);
-        let mut s: Scenario =
-            toml::Value::Table(merged).try_into().map_err(|e| format!("scenario file: {e}"))?;
+        let mut s: Scenario = toml::Value::Table(merged).try_into().map_err(|e| format!("scenario file: {e}"))?;
         if !named {
             s.name = format!("custom (based on {base_name})");
         }
@@ -272,7 +269,8 @@ impl Scenario {
         if self.staffing == Staffing::Shifts && self.new_questions_per_day <= 0.0 {
             return fail("shift staffing needs new_questions_per_day > 0");
         }
-        if self.handle_minutes.is_nan() || self.handle_minutes <= 0.0 || self.handle_cv < 0.0 || self.sla_minutes <= 0.0 {
+        if self.handle_minutes.is_nan() || self.handle_minutes <= 0.0 || self.handle_cv < 0.0 || self.sla_minutes <= 0.0
+        {
             return fail("handle_minutes and sla_minutes must be positive, handle_cv not negative");
         }
         if [self.slowdown_secondary, self.slowdown_function, self.slowdown_other].iter().any(|s| *s <= 0.0) {
@@ -362,7 +360,11 @@ impl Scenario {
         match self.handle_dist {
             HandleDist::Exponential => 1.0 - (-t_minutes / self.handle_minutes).exp(),
             HandleDist::Lognormal if self.handle_cv == 0.0 => {
-                if t_minutes >= self.handle_minutes { 1.0 } else { 0.0 }
+                if t_minutes >= self.handle_minutes {
+                    1.0
+                } else {
+                    0.0
+                }
             }
             HandleDist::Lognormal => {
                 let s2 = (1.0 + self.handle_cv * self.handle_cv).ln();
@@ -612,7 +614,14 @@ fn make_topics(s: &Scenario) -> Vec<Topic> {
 }
 
 /// One employee with `home` as the primary skill plus the further skills the scenario asks for.
-fn employee(s: &Scenario, topics: &[Topic], home: usize, capacity: u8, shift: Option<Shift>, rng: &mut StdRng) -> Employee {
+fn employee(
+    s: &Scenario,
+    topics: &[Topic],
+    home: usize,
+    capacity: u8,
+    shift: Option<Shift>,
+    rng: &mut StdRng,
+) -> Employee {
     let function = topics[home].function;
     let mut skills = vec![(home as TopicId, range_u8(rng, s.primary_level))];
     let extra = rng.random_range(s.secondary_skills.0..=s.secondary_skills.1) as usize;
@@ -731,11 +740,8 @@ fn most_loaded_minute(s: &Scenario, employees: &[Employee], base_rate: f64) -> P
         for m in 0..30 {
             let t = slot * SLOT + m * MINUTE;
             let work = base_rate * s.curve(t) * (1.0 + s.followup_prob);
-            let slots: u32 = employees
-                .iter()
-                .filter(|e| e.shift.is_none_or(|sh| sh.online_at(t)))
-                .map(|e| e.capacity as u32)
-                .sum();
+            let slots: u32 =
+                employees.iter().filter(|e| e.shift.is_none_or(|sh| sh.online_at(t))).map(|e| e.capacity as u32).sum();
             let load = work * s.handle_minutes / slots.max(1) as f64;
             if load > best_load + 1e-12 {
                 best_load = load;

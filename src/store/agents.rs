@@ -70,8 +70,7 @@ fn agent_from_row(row: &SqliteRow, skills: Vec<Skill>) -> Result<Agent> {
         novice: row.try_get("novice")?,
         mentor: row.try_get("mentor_handle")?,
         capacity: row.try_get::<i64, _>("capacity")? as u32,
-        status: AgentStatus::parse(&status)
-            .ok_or_else(|| Error::Internal(format!("bad status {status}")))?,
+        status: AgentStatus::parse(&status).ok_or_else(|| Error::Internal(format!("bad status {status}")))?,
         signature: row.try_get("signature")?,
         skills,
         disabled: row.try_get("disabled")?,
@@ -80,19 +79,12 @@ fn agent_from_row(row: &SqliteRow, skills: Vec<Skill>) -> Result<Agent> {
 }
 
 async fn skills_of(conn: &mut SqliteConnection, agent_id: i64) -> Result<Vec<Skill>> {
-    let rows = sqlx::query(
-        "SELECT topic, proficiency FROM skills WHERE agent_id = ? ORDER BY proficiency DESC, topic",
-    )
-    .bind(agent_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query("SELECT topic, proficiency FROM skills WHERE agent_id = ? ORDER BY proficiency DESC, topic")
+        .bind(agent_id)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
-        .map(|r| {
-            Ok(Skill {
-                topic: r.try_get("topic")?,
-                proficiency: r.try_get::<i64, _>("proficiency")? as u8,
-            })
-        })
+        .map(|r| Ok(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64, _>("proficiency")? as u8 }))
         .collect()
 }
 
@@ -102,13 +94,9 @@ pub(super) async fn load_agent_where(
     condition: &'static str,
     value: impl ToString,
 ) -> Result<Option<Agent>> {
-    let sql = format!(
-        "SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id WHERE {condition}"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(value.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let sql =
+        format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id WHERE {condition}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value.to_string()).fetch_optional(&mut *conn).await?;
     match row {
         None => Ok(None),
         Some(row) => {
@@ -127,9 +115,7 @@ impl Store {
             || handle.len() > 32
             || !handle.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
         {
-            return Err(Error::invalid(
-                "handle must be 1 to 32 letters, digits, '.', '_' or '-'",
-            ));
+            return Err(Error::invalid("handle must be 1 to 32 letters, digits, '.', '_' or '-'"));
         }
         if new.display_name.trim().is_empty() || new.display_name.chars().count() > 80 {
             return Err(Error::invalid("display name must be 1 to 80 characters"));
@@ -172,10 +158,8 @@ impl Store {
                 Some(mentor.id)
             }
         };
-        let exists = sqlx::query("SELECT 1 FROM agents WHERE handle = ?")
-            .bind(handle.clone())
-            .fetch_optional(tx.conn())
-            .await?;
+        let exists =
+            sqlx::query("SELECT 1 FROM agents WHERE handle = ?").bind(handle.clone()).fetch_optional(tx.conn()).await?;
         if exists.is_some() {
             return Err(Error::conflict("handle_taken", format!("handle '@{handle}' is taken")));
         }
@@ -209,8 +193,7 @@ impl Store {
         let agent = load_agent_where(tx.conn(), "a.id = ?", id)
             .await?
             .ok_or_else(|| Error::Internal("agent vanished".into()))?;
-        tx.event(event_kind::AGENT_ADDED, None, None, serde_json::json!({ "agent": &agent }))
-            .await?;
+        tx.event(event_kind::AGENT_ADDED, None, None, serde_json::json!({ "agent": &agent })).await?;
         tx.commit().await?;
         Ok((agent, token))
     }
@@ -221,17 +204,16 @@ impl Store {
             "SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id ORDER BY a.function, a.handle"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
-        let skill_rows = sqlx::query(
-            "SELECT agent_id, topic, proficiency FROM skills ORDER BY agent_id, proficiency DESC, topic",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let skill_rows =
+            sqlx::query("SELECT agent_id, topic, proficiency FROM skills ORDER BY agent_id, proficiency DESC, topic")
+                .fetch_all(&mut *conn)
+                .await?;
         let mut skills: std::collections::HashMap<i64, Vec<Skill>> = Default::default();
         for r in &skill_rows {
-            skills.entry(r.try_get("agent_id")?).or_default().push(Skill {
-                topic: r.try_get("topic")?,
-                proficiency: r.try_get::<i64, _>("proficiency")? as u8,
-            });
+            skills
+                .entry(r.try_get("agent_id")?)
+                .or_default()
+                .push(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64, _>("proficiency")? as u8 });
         }
         rows.iter()
             .map(|r| {
@@ -271,10 +253,10 @@ impl Store {
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
         for qid in held {
-            super::questions::return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, actor, "holder disabled").await?;
+            super::questions::return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, actor, "holder disabled")
+                .await?;
         }
-        tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle }))
-            .await?;
+        tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
         tx.commit().await?;
         self.forget_sessions();
         self.agent_by_handle_in_writer(handle).await

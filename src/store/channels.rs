@@ -34,12 +34,21 @@ pub struct OutboxItem {
 /// How an attempt to post ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PostOutcome {
-    Posted { external_id: String, url: Option<String> },
+    Posted {
+        external_id: String,
+        url: Option<String>,
+    },
     /// Try again at `at`. `maybe_posted`: the request may have reached the network (a timeout),
     /// so the next attempt looks there first.
-    Retry { at: Millis, error: String, maybe_posted: bool },
+    Retry {
+        at: Millis,
+        error: String,
+        maybe_posted: bool,
+    },
     /// The network refused it for good; the agent sees `error` on the question.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 impl Store {
@@ -174,19 +183,22 @@ impl Store {
         }
         match outcome {
             PostOutcome::Posted { external_id, url } => {
-                sqlx::query("UPDATE messages SET status = 'posted', external_id = ?, posted_url = ?, error = NULL WHERE id = ?")
-                    .bind(external_id.clone())
-                    .bind(url.clone())
-                    .bind(mid)
-                    .execute(tx.conn())
-                    .await?;
+                sqlx::query(
+                    "UPDATE messages SET status = 'posted', external_id = ?, posted_url = ?, error = NULL WHERE id = ?",
+                )
+                .bind(external_id.clone())
+                .bind(url.clone())
+                .bind(mid)
+                .execute(tx.conn())
+                .await?;
                 sqlx::query("UPDATE outbox SET posted_at = ?, last_error = NULL WHERE id = ?")
                     .bind(now)
                     .bind(outbox_id)
                     .execute(tx.conn())
                     .await?;
                 let m = load_message(tx.conn(), mid).await?;
-                question_event(&mut tx, event_kind::REPLY_POSTED, qid, None, serde_json::json!({ "message": m })).await?;
+                question_event(&mut tx, event_kind::REPLY_POSTED, qid, None, serde_json::json!({ "message": m }))
+                    .await?;
             }
             PostOutcome::Retry { at, error, maybe_posted } => {
                 sqlx::query(

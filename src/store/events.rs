@@ -10,13 +10,12 @@ impl Store {
     /// Events after `after`, oldest first, at most `limit`.
     pub async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
         let mut conn = self.read().await?;
-        let rows = sqlx::query(
-            "SELECT id, at, kind, question_id, actor, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, at, kind, question_id, actor, data FROM events WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after)
+                .bind(limit as i64)
+                .fetch_all(&mut *conn)
+                .await?;
         rows.iter()
             .map(|r| {
                 let data: String = r.try_get("data")?;
@@ -35,11 +34,9 @@ impl Store {
     /// The oldest event still kept and the newest written (0 and 0 when there are none).
     pub async fn event_bounds(&self) -> Result<(i64, i64)> {
         let mut conn = self.read().await?;
-        let row = sqlx::query(
-            "SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM events",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+        let row = sqlx::query("SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM events")
+            .fetch_one(&mut *conn)
+            .await?;
         // After pruning every row, the sequence still knows the last id handed out.
         let hi: i64 = row.try_get("hi")?;
         let hi = if hi == 0 {
@@ -62,10 +59,7 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.write(now).await?;
-        let r = sqlx::query("DELETE FROM events WHERE id <= ?")
-            .bind(hi - keep)
-            .execute(tx.conn())
-            .await?;
+        let r = sqlx::query("DELETE FROM events WHERE id <= ?").bind(hi - keep).execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(r.rows_affected())
     }

@@ -2,16 +2,14 @@
 //! transaction together with the row that records it, so a crash mid-migration leaves the
 //! database at the previous version.
 
-use sqlx::SqliteConnection;
 use sqlx::Row;
+use sqlx::SqliteConnection;
 
 use crate::error::Result;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/0001_initial.sql")),
-    (2, include_str!("migrations/0002_channels.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("migrations/0001_initial.sql")), (2, include_str!("migrations/0002_channels.sql"))];
 
 pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query(
@@ -23,11 +21,10 @@ pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
         // Checked inside the write transaction: two processes starting together (the server and
         // the admin CLI) must not both apply the same migration.
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let current: i64 =
-            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("v")?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("v")?;
         if *version <= current {
             continue;
         }

@@ -24,22 +24,19 @@ use std::time::Duration;
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::time::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
-pub use questions::{
-    InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget,
-};
+pub use questions::{InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 
@@ -84,10 +81,8 @@ struct Inner {
 impl Store {
     pub async fn open(options: &StoreOptions) -> Result<Store> {
         let (connect, memory) = connect_options(&options.database)?;
-        let connect = connect
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .synchronous(match options.durability {
+        let connect =
+            connect.foreign_keys(true).busy_timeout(Duration::from_secs(10)).synchronous(match options.durability {
                 Durability::Normal => SqliteSynchronous::Normal,
                 Durability::Full => SqliteSynchronous::Full,
             });
@@ -288,16 +283,14 @@ impl WriteTx {
     ) -> Result<()> {
         let text = data.to_string();
         let now = self.now;
-        let r = sqlx::query(
-            "INSERT INTO events (at, kind, question_id, actor, data) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(now)
-        .bind(kind.to_string())
-        .bind(question_id)
-        .bind(actor.map(str::to_string))
-        .bind(text)
-        .execute(self.conn())
-        .await?;
+        let r = sqlx::query("INSERT INTO events (at, kind, question_id, actor, data) VALUES (?, ?, ?, ?, ?)")
+            .bind(now)
+            .bind(kind.to_string())
+            .bind(question_id)
+            .bind(actor.map(str::to_string))
+            .bind(text)
+            .execute(self.conn())
+            .await?;
         self.events.push(Event {
             id: r.last_insert_rowid(),
             at: now,
@@ -329,13 +322,10 @@ fn connect_options(database: &str) -> Result<(SqliteConnectOptions, bool)> {
         return Ok((SqliteConnectOptions::new().in_memory(true), true));
     }
     if db.starts_with("postgres:") || db.starts_with("postgresql:") {
-        return Err(Error::invalid(
-            "PostgreSQL is not supported yet: use a SQLite file or sqlite::memory:",
-        ));
+        return Err(Error::invalid("PostgreSQL is not supported yet: use a SQLite file or sqlite::memory:"));
     }
     if db.starts_with("sqlite:") {
-        let o = SqliteConnectOptions::from_str(db)
-            .map_err(|e| Error::invalid(format!("database '{db}': {e}")))?;
+        let o = SqliteConnectOptions::from_str(db).map_err(|e| Error::invalid(format!("database '{db}': {e}")))?;
         return Ok((o, false));
     }
     if db.is_empty() {
@@ -346,10 +336,7 @@ fn connect_options(database: &str) -> Result<(SqliteConnectOptions, bool)> {
 
 /// The current time in milliseconds since the Unix epoch.
 pub fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use super::agents::load_agent_where;
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{
-    Agent, AgentStatus, Customer, Message, MessageKind, Millis, Question, QuestionDetail,
-    QuestionState, ReplyStatus, Role, event_kind, is_identifier,
+    Agent, AgentStatus, Customer, Message, MessageKind, Millis, Question, QuestionDetail, QuestionState, ReplyStatus,
+    Role, event_kind, is_identifier,
 };
 use crate::routing::Classification;
 
@@ -110,10 +110,7 @@ fn question_from_row(row: &SqliteRow) -> Result<Question> {
         channel: row.try_get("channel")?,
         external_id: row.try_get("external_id")?,
         conversation_id: row.try_get("conversation_id")?,
-        customer: Customer {
-            handle: row.try_get("customer_handle")?,
-            name: row.try_get("customer_name")?,
-        },
+        customer: Customer { handle: row.try_get("customer_handle")?, name: row.try_get("customer_name")? },
         text: row.try_get("text")?,
         received_at: row.try_get("received_at")?,
         topic: row.try_get("topic")?,
@@ -122,8 +119,7 @@ fn question_from_row(row: &SqliteRow) -> Result<Question> {
         matched_rule: row.try_get("matched_rule")?,
         priority: row.try_get("priority")?,
         sla_due_at: row.try_get("sla_due_at")?,
-        state: QuestionState::parse(&state)
-            .ok_or_else(|| Error::Internal(format!("bad question state {state}")))?,
+        state: QuestionState::parse(&state).ok_or_else(|| Error::Internal(format!("bad question state {state}")))?,
         holder: row.try_get("holder_handle")?,
         lease_until: row.try_get("lease_until")?,
         claimed_at: row.try_get("claimed_at")?,
@@ -144,8 +140,7 @@ fn message_from_row(row: &SqliteRow) -> Result<Message> {
     Ok(Message {
         id: row.try_get("id")?,
         question_id: row.try_get("question_id")?,
-        kind: MessageKind::parse(&kind)
-            .ok_or_else(|| Error::Internal(format!("bad message kind {kind}")))?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| Error::Internal(format!("bad message kind {kind}")))?,
         author: row.try_get("author")?,
         body: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
@@ -214,8 +209,7 @@ pub(super) async fn return_to_queue(
     .bind(qid)
     .execute(tx.conn())
     .await?;
-    question_event(tx, kind, qid, actor, serde_json::json!({ "reason": reason, "previous_holder": previous }))
-        .await
+    question_event(tx, kind, qid, actor, serde_json::json!({ "reason": reason, "previous_holder": previous })).await
 }
 
 /// How many questions an agent holds (claimed, or waiting for approval of their reply).
@@ -244,10 +238,7 @@ async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i6
     let now = tx.now;
     match q.state {
         QuestionState::Resolved => {
-            return Err(Error::conflict(
-                "resolved",
-                format!("question #{} is resolved; reopen it first", q.id),
-            ));
+            return Err(Error::conflict("resolved", format!("question #{} is resolved; reopen it first", q.id)));
         }
         QuestionState::AwaitingApproval if q.holder.as_deref() != Some(agent.handle.as_str()) => {
             return Err(Error::conflict(
@@ -334,14 +325,8 @@ fn require_holder(q: &Question, agent: &Agent, leads_may: bool, action: &str) ->
         return Ok(());
     }
     Err(match &q.holder {
-        Some(h) => Error::conflict(
-            "not_holder",
-            format!("cannot {action} #{}: it is held by @{h}", q.id),
-        ),
-        None => Error::conflict(
-            "not_holder",
-            format!("cannot {action} #{}: claim it first", q.id),
-        ),
+        Some(h) => Error::conflict("not_holder", format!("cannot {action} #{}: it is held by @{h}", q.id)),
+        None => Error::conflict("not_holder", format!("cannot {action} #{}: claim it first", q.id)),
     })
 }
 
@@ -351,9 +336,7 @@ fn check_body(body: &str) -> Result<()> {
     }
     let n = body.chars().count();
     if n > MAX_BODY_CHARS {
-        return Err(Error::invalid(format!(
-            "the message is {n} characters; at most {MAX_BODY_CHARS} are accepted"
-        )));
+        return Err(Error::invalid(format!("the message is {n} characters; at most {MAX_BODY_CHARS} are accepted")));
     }
     Ok(())
 }
@@ -498,7 +481,14 @@ impl Store {
 
         let (outcome, question) = match outcome {
             Some("held") => {
-                let q = question_event(&mut tx, event_kind::QUESTION_HELD, qid, None, serde_json::json!({ "reason": held })).await?;
+                let q = question_event(
+                    &mut tx,
+                    event_kind::QUESTION_HELD,
+                    qid,
+                    None,
+                    serde_json::json!({ "reason": held }),
+                )
+                .await?;
                 ("held", q)
             }
             Some(created) => {
@@ -536,10 +526,7 @@ impl Store {
         let q = must_load(tx.conn(), qid).await?;
         require_holder(&q, agent, true, "release")?;
         if q.state != QuestionState::Claimed {
-            return Err(Error::conflict(
-                "not_claimed",
-                format!("#{qid} is {}, not claimed", q.state.as_str()),
-            ));
+            return Err(Error::conflict("not_claimed", format!("#{qid} is {}, not claimed", q.state.as_str())));
         }
         let q = return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, Some(&agent.handle), "released").await?;
         tx.commit().await?;
@@ -671,7 +658,8 @@ impl Store {
         .bind(qid)
         .execute(tx.conn())
         .await?;
-        let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({})).await?;
+        let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({}))
+            .await?;
         tx.commit().await?;
         Ok(q)
     }
@@ -680,17 +668,21 @@ impl Store {
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;
         if q.state != QuestionState::Resolved {
-            return Err(Error::conflict(
-                "not_resolved",
-                format!("#{qid} is {}, not resolved", q.state.as_str()),
-            ));
+            return Err(Error::conflict("not_resolved", format!("#{qid} is {}, not resolved", q.state.as_str())));
         }
         sqlx::query("UPDATE questions SET state = 'open', resolved_at = NULL, updated_at = ? WHERE id = ?")
             .bind(now)
             .bind(qid)
             .execute(tx.conn())
             .await?;
-        let q = question_event(&mut tx, event_kind::QUESTION_REOPENED, qid, Some(&agent.handle), serde_json::json!({ "reason": "reopened" })).await?;
+        let q = question_event(
+            &mut tx,
+            event_kind::QUESTION_REOPENED,
+            qid,
+            Some(&agent.handle),
+            serde_json::json!({ "reason": "reopened" }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(q)
     }
@@ -709,9 +701,10 @@ impl Store {
     ) -> Result<Message> {
         check_body(body)?;
         if let Some(k) = idempotency_key
-            && (k.is_empty() || k.len() > 128) {
-                return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
-            }
+            && (k.is_empty() || k.len() > 128)
+        {
+            return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
+        }
         let mut tx = self.write(now).await?;
         if let Some(k) = idempotency_key {
             let sql = format!("{MESSAGE_SELECT} WHERE m.agent_id = ? AND m.idempotency_key = ?");
@@ -759,11 +752,13 @@ impl Store {
         .await?;
         let mid = r.last_insert_rowid();
         let kind = if agent.novice {
-            sqlx::query("UPDATE questions SET state = 'awaiting_approval', lease_until = NULL, updated_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
+            sqlx::query(
+                "UPDATE questions SET state = 'awaiting_approval', lease_until = NULL, updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(qid)
+            .execute(tx.conn())
+            .await?;
             event_kind::REPLY_AWAITING_APPROVAL
         } else {
             release_reply(&mut tx, mid, qid, agent.id).await?;
@@ -796,7 +791,8 @@ impl Store {
                 .await?;
         }
         let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("note vanished".into()))?;
-        question_event(&mut tx, event_kind::NOTE_ADDED, qid, Some(&agent.handle), serde_json::json!({ "message": &m })).await?;
+        question_event(&mut tx, event_kind::NOTE_ADDED, qid, Some(&agent.handle), serde_json::json!({ "message": &m }))
+            .await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -856,7 +852,14 @@ impl Store {
 
     /// Sends a novice's reply back with a reason; it is never posted and the novice can write
     /// another.
-    pub async fn reject(&self, message_id: i64, reviewer: &Agent, reason: &str, lease_ms: i64, now: Millis) -> Result<Message> {
+    pub async fn reject(
+        &self,
+        message_id: i64,
+        reviewer: &Agent,
+        reason: &str,
+        lease_ms: i64,
+        now: Millis,
+    ) -> Result<Message> {
         if reason.trim().is_empty() {
             return Err(Error::invalid("say why the reply is rejected, so the novice can learn"));
         }
@@ -920,13 +923,14 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.write(now).await?;
-        let ids: Vec<i64> = sqlx::query("SELECT id FROM questions WHERE state = 'claimed' AND lease_until < ? ORDER BY id")
-            .bind(now)
-            .fetch_all(tx.conn())
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+        let ids: Vec<i64> =
+            sqlx::query("SELECT id FROM questions WHERE state = 'claimed' AND lease_until < ? ORDER BY id")
+                .bind(now)
+                .fetch_all(tx.conn())
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
         for id in &ids {
             return_to_queue(&mut tx, *id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
         }
@@ -1063,9 +1067,10 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
         }
     }
     if let Some(p) = msg.priority
-        && !(-10..=10).contains(&p) {
-            return Err(Error::invalid("priority must be from -10 to 10"));
-        }
+        && !(-10..=10).contains(&p)
+    {
+        return Err(Error::invalid("priority must be from -10 to 10"));
+    }
     check_body(&msg.text)
 }
 
@@ -1179,7 +1184,14 @@ async fn followup(
     .execute(tx.conn())
     .await?;
     if q.state != QuestionState::Resolved {
-        let q = question_event(tx, event_kind::QUESTION_FOLLOWUP, qid, None, serde_json::json!({ "message_id": message_id })).await?;
+        let q = question_event(
+            tx,
+            event_kind::QUESTION_FOLLOWUP,
+            qid,
+            None,
+            serde_json::json!({ "message_id": message_id }),
+        )
+        .await?;
         return Ok(("followup", q));
     }
     let mut assigned: Option<String> = None;
@@ -1256,10 +1268,7 @@ async fn pending_review(tx: &mut WriteTx, message_id: i64, reviewer: &Agent) -> 
     let allowed = reviewer.role >= Role::Lead
         || (reviewer.role >= Role::Mentor && novice.mentor.as_deref() == Some(reviewer.handle.as_str()));
     if !allowed {
-        return Err(Error::forbidden(format!(
-            "only @{}'s mentor or a lead may review this reply",
-            novice.handle
-        )));
+        return Err(Error::forbidden(format!("only @{}'s mentor or a lead may review this reply", novice.handle)));
     }
     Ok((m, novice))
 }

@@ -151,7 +151,8 @@ impl Store {
         .bind(qid)
         .execute(tx.conn())
         .await?;
-        let updated = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::Internal("question vanished".into()))?;
+        let updated =
+            load_question(tx.conn(), qid).await?.ok_or_else(|| Error::Internal("question vanished".into()))?;
         tx.event(
             event_kind::QUESTION_RECATEGORIZED,
             Some(qid),

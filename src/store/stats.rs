@@ -134,9 +134,8 @@ impl Store {
             let n: i64 = r.try_get("n")?;
             let breaching: i64 = r.try_get("breaching")?;
             let oldest: Option<i64> = r.try_get("oldest")?;
-            let f = by_function
-                .entry(function.clone())
-                .or_insert_with(|| FunctionStats { function, ..Default::default() });
+            let f =
+                by_function.entry(function.clone()).or_insert_with(|| FunctionStats { function, ..Default::default() });
             f.open += n;
             f.breaching += breaching;
             match state.as_str() {
@@ -151,16 +150,17 @@ impl Store {
             }
         }
 
-        let rows = sqlx::query("SELECT function, status, COUNT(*) AS n FROM agents WHERE disabled = 0 GROUP BY function, status")
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT function, status, COUNT(*) AS n FROM agents WHERE disabled = 0 GROUP BY function, status",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
         for r in &rows {
             let function: String = r.try_get("function")?;
             let status: String = r.try_get("status")?;
             let n: i64 = r.try_get("n")?;
-            let f = by_function
-                .entry(function.clone())
-                .or_insert_with(|| FunctionStats { function, ..Default::default() });
+            let f =
+                by_function.entry(function.clone()).or_insert_with(|| FunctionStats { function, ..Default::default() });
             match status.as_str() {
                 "online" => f.agents_online += n,
                 "away" => f.agents_away += n,
@@ -249,9 +249,8 @@ impl Store {
             .fetch_one(&mut *conn)
             .await?;
 
-        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE state = 'held'")
-            .fetch_one(&mut *conn)
-            .await?;
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE state = 'held'").fetch_one(&mut *conn).await?;
 
         let functions: Vec<FunctionStats> = by_function.into_values().collect();
         let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();

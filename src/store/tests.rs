@@ -45,16 +45,19 @@ impl Fixture {
     }
 
     async fn ask(&self, id: &str, customer: &str, text: &str, at: i64) -> InboundOutcome {
-        self.inbound(NewInbound {
-            channel: "mastodon".into(),
-            external_id: id.into(),
-            customer: Customer { handle: customer.into(), name: customer.to_uppercase() },
-            text: text.into(),
-            conversation_id: None,
-            in_reply_to: None,
-            received_at: Some(at),
-            priority: None,
-        }, at)
+        self.inbound(
+            NewInbound {
+                channel: "mastodon".into(),
+                external_id: id.into(),
+                customer: Customer { handle: customer.into(), name: customer.to_uppercase() },
+                text: text.into(),
+                conversation_id: None,
+                in_reply_to: None,
+                received_at: Some(at),
+                priority: None,
+            },
+            at,
+        )
         .await
     }
 
@@ -161,13 +164,13 @@ async fn only_the_holder_replies_and_a_retry_is_stored_once() {
     assert_eq!(detail.question.first_response_at, Some(T0 + 5 * MIN));
     assert_eq!(detail.question.awaiting_since, None);
     assert_eq!(detail.question.answered_by.as_deref(), Some("dana"));
-    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&mut *fx.store.read().await.unwrap()).await.unwrap();
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&mut *fx.store.read().await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(outbox, 1);
     // An empty reply is refused, not stored.
-    assert!(matches!(
-        fx.store.reply(q.id, &dana, "   ", None, LEASE, T0).await,
-        Err(crate::error::Error::Invalid(_))
-    ));
+    assert!(matches!(fx.store.reply(q.id, &dana, "   ", None, LEASE, T0).await, Err(crate::error::Error::Invalid(_))));
 }
 
 #[tokio::test]
@@ -177,11 +180,12 @@ async fn a_novice_reply_waits_for_the_mentor() {
     let other_mentor = fx.agent("omar", |a| a.role = Role::Mentor).await;
     let lead = fx.agent("lena", |a| a.role = Role::Lead).await;
     let peer = fx.agent("pat", |_| {}).await;
-    let nick = fx.agent("nick", |a| {
-        a.novice = true;
-        a.mentor = Some("maya".into());
-    })
-    .await;
+    let nick = fx
+        .agent("nick", |a| {
+            a.novice = true;
+            a.mentor = Some("maya".into());
+        })
+        .await;
     let q = fx.ask("m1", "ann", "refund", T0).await.question;
     fx.store.claim(q.id, &nick, LEASE, T0).await.unwrap();
     let m = fx.store.reply(q.id, &nick, "Hello, refund soon", None, LEASE, T0 + MIN).await.unwrap();
@@ -194,14 +198,21 @@ async fn a_novice_reply_waits_for_the_mentor() {
     assert_eq!(fx.store.pending_approvals(&other_mentor).await.unwrap().len(), 0);
     assert_eq!(fx.store.pending_approvals(&lead).await.unwrap().len(), 1);
     assert!(matches!(fx.store.approve(m.id, &peer, None, LEASE, T0).await, Err(crate::error::Error::Forbidden(_))));
-    assert!(matches!(fx.store.approve(m.id, &other_mentor, None, LEASE, T0).await, Err(crate::error::Error::Forbidden(_))));
+    assert!(matches!(
+        fx.store.approve(m.id, &other_mentor, None, LEASE, T0).await,
+        Err(crate::error::Error::Forbidden(_))
+    ));
 
     // Rejected: never posted, the novice keeps the question and may try again.
     let rejected = fx.store.reject(m.id, &maya, "Say when, and sign it.", LEASE, T0 + 2 * MIN).await.unwrap();
     assert_eq!(rejected.status, Some(ReplyStatus::Rejected));
     assert_eq!(rejected.review_note.as_deref(), Some("Say when, and sign it."));
     let m2 = fx.store.reply(q.id, &nick, "Refund within 3 days. - Nick", None, LEASE, T0 + 3 * MIN).await.unwrap();
-    let approved = fx.store.approve(m2.id, &maya, Some("Your refund arrives within 3 days. - Nick"), LEASE, T0 + 4 * MIN).await.unwrap();
+    let approved = fx
+        .store
+        .approve(m2.id, &maya, Some("Your refund arrives within 3 days. - Nick"), LEASE, T0 + 4 * MIN)
+        .await
+        .unwrap();
     assert_eq!(approved.status, Some(ReplyStatus::Approved));
     assert_eq!(approved.body, "Your refund arrives within 3 days. - Nick");
     assert_eq!(approved.reviewed_by.as_deref(), Some("maya"));
@@ -211,7 +222,10 @@ async fn a_novice_reply_waits_for_the_mentor() {
     assert_eq!(q2.first_response_at, Some(T0 + 4 * MIN), "approval time counts");
     let err = fx.store.approve(m2.id, &maya, None, LEASE, T0).await.unwrap_err();
     assert_eq!(conflict_code(err), "not_pending");
-    let outbox: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM outbox").fetch_all(&mut *fx.store.read().await.unwrap()).await.unwrap();
+    let outbox: Vec<i64> = sqlx::query_scalar("SELECT message_id FROM outbox")
+        .fetch_all(&mut *fx.store.read().await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(outbox, vec![m2.id]);
 }
 
@@ -255,16 +269,19 @@ async fn follow_ups_thread_and_return_to_the_agent_who_answered() {
     fx.store.resolve(q.id, &dana, true, T0 + 62 * MIN).await.unwrap();
     fx.store.set_status(&dana, AgentStatus::Offline, T0).await.unwrap();
     let out = fx
-        .inbound(NewInbound {
-            channel: "mastodon".into(),
-            external_id: "m3".into(),
-            customer: Customer { handle: "ann".into(), name: "ANN".into() },
-            text: "hello?".into(),
-            conversation_id: None,
-            in_reply_to: Some("m2".into()),
-            received_at: Some(T0 + 90 * MIN),
-            priority: None,
-        }, T0 + 90 * MIN)
+        .inbound(
+            NewInbound {
+                channel: "mastodon".into(),
+                external_id: "m3".into(),
+                customer: Customer { handle: "ann".into(), name: "ANN".into() },
+                text: "hello?".into(),
+                conversation_id: None,
+                in_reply_to: Some("m2".into()),
+                received_at: Some(T0 + 90 * MIN),
+                priority: None,
+            },
+            T0 + 90 * MIN,
+        )
         .await;
     assert_eq!(out.outcome, "reopened");
     assert_eq!(out.question.state, QuestionState::Open);
@@ -308,7 +325,15 @@ async fn transfer_carries_a_note_and_respects_the_target() {
     fx.store.claim(q.id, &dana, LEASE, T0).await.unwrap();
     let moved = fx
         .store
-        .transfer(q.id, &dana, TransferTarget::Function("delivery".into()), Some("Parcel 123 late; refund once it's lost".into()), &fx.functions, LEASE, T0 + MIN)
+        .transfer(
+            q.id,
+            &dana,
+            TransferTarget::Function("delivery".into()),
+            Some("Parcel 123 late; refund once it's lost".into()),
+            &fx.functions,
+            LEASE,
+            T0 + MIN,
+        )
         .await
         .unwrap();
     assert_eq!(moved.function, "delivery");
@@ -319,10 +344,18 @@ async fn transfer_carries_a_note_and_respects_the_target() {
     assert_eq!(note.author, "dana");
 
     fx.store.claim(q.id, &lee, LEASE, T0 + 2 * MIN).await.unwrap();
-    let to_dana = fx.store.transfer(q.id, &lee, TransferTarget::Agent("@dana".into()), None, &fx.functions, LEASE, T0 + 3 * MIN).await.unwrap();
+    let to_dana = fx
+        .store
+        .transfer(q.id, &lee, TransferTarget::Agent("@dana".into()), None, &fx.functions, LEASE, T0 + 3 * MIN)
+        .await
+        .unwrap();
     assert_eq!(to_dana.holder.as_deref(), Some("dana"));
     assert_eq!(to_dana.state, QuestionState::Claimed);
-    let err = fx.store.transfer(q.id, &dana, TransferTarget::Function("nowhere".into()), None, &fx.functions, LEASE, T0).await.unwrap_err();
+    let err = fx
+        .store
+        .transfer(q.id, &dana, TransferTarget::Function("nowhere".into()), None, &fx.functions, LEASE, T0)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("unknown function 'nowhere'"), "{err}");
 }
 
@@ -393,7 +426,8 @@ async fn queue_filters_and_cursor_pages() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = fx.store.queue(&QueueFilter { limit: 10, cursor: cursor.clone(), ..Default::default() }).await.unwrap();
+        let page =
+            fx.store.queue(&QueueFilter { limit: 10, cursor: cursor.clone(), ..Default::default() }).await.unwrap();
         assert_eq!(page.total, 25);
         seen.extend(page.items.iter().map(|q| (q.sla_due_at, q.id)));
         match page.next_cursor {
@@ -404,15 +438,26 @@ async fn queue_filters_and_cursor_pages() {
     assert_eq!(seen.len(), 25);
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "most urgent first, no repeats");
 
-    let billing = fx.store.queue(&QueueFilter { function: Some("billing".into()), limit: 100, ..Default::default() }).await.unwrap();
+    let billing = fx
+        .store
+        .queue(&QueueFilter { function: Some("billing".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(billing.total, 13);
-    let mine = fx.store.queue(&QueueFilter { holder_id: Some(dana.id), limit: 100, ..Default::default() }).await.unwrap();
+    let mine =
+        fx.store.queue(&QueueFilter { holder_id: Some(dana.id), limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(mine.items.iter().map(|q| q.id).collect::<Vec<_>>(), vec![1]);
     let unclaimed = fx.store.queue(&QueueFilter { unclaimed: true, limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(unclaimed.total, 24);
-    let delivery_topic = fx.store.queue(&QueueFilter { topic: Some("delivery".into()), limit: 100, ..Default::default() }).await.unwrap();
+    let delivery_topic = fx
+        .store
+        .queue(&QueueFilter { topic: Some("delivery".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(delivery_topic.total, 12);
-    assert!(fx.store.queue(&QueueFilter { cursor: Some("garbage".into()), limit: 5, ..Default::default() }).await.is_err());
+    assert!(
+        fx.store.queue(&QueueFilter { cursor: Some("garbage".into()), limit: 5, ..Default::default() }).await.is_err()
+    );
 }
 
 #[tokio::test]
@@ -477,7 +522,8 @@ async fn tokens_are_hashed_and_disabling_revokes_them() {
         )
         .await
         .unwrap();
-    let stored: Vec<String> = sqlx::query_scalar("SELECT hash FROM tokens").fetch_all(&mut *fx.store.read().await.unwrap()).await.unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT hash FROM tokens").fetch_all(&mut *fx.store.read().await.unwrap()).await.unwrap();
     assert_eq!(stored, vec![hash_token(&token)]);
     assert!(!stored[0].contains(&token));
     assert_eq!(fx.store.authenticate(&token).await.unwrap().unwrap().handle, "dana");
@@ -493,11 +539,25 @@ async fn tokens_are_hashed_and_disabling_revokes_them() {
     assert!(fx.store.authenticate(&second).await.unwrap().is_none());
     assert_eq!(fx.store.question(q.id).await.unwrap().question.state, QuestionState::Open);
 
-    let err = fx.store.add_agent(
-        NewAgent { handle: "dana".into(), display_name: "D2".into(), function: "billing".into(), role: Role::Agent, novice: false, mentor: None, capacity: 1, skills: vec![], signature: String::new() },
-        &fx.functions,
-        T0,
-    ).await.unwrap_err();
+    let err = fx
+        .store
+        .add_agent(
+            NewAgent {
+                handle: "dana".into(),
+                display_name: "D2".into(),
+                function: "billing".into(),
+                role: Role::Agent,
+                novice: false,
+                mentor: None,
+                capacity: 1,
+                skills: vec![],
+                signature: String::new(),
+            },
+            &fx.functions,
+            T0,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(conflict_code(err), "handle_taken");
 }
 
@@ -537,9 +597,13 @@ async fn an_unfinished_write_leaves_no_trace() {
     // transaction; nothing of it may become visible, on disk or in memory.
     let dir = tempfile::tempdir().unwrap();
     for database in ["sqlite::memory:".to_string(), dir.path().join("t.db").display().to_string()] {
-        let store = Store::open(&StoreOptions { database, durability: crate::config::Durability::Normal, events_retained: 1000 })
-            .await
-            .unwrap();
+        let store = Store::open(&StoreOptions {
+            database,
+            durability: crate::config::Durability::Normal,
+            events_retained: 1000,
+        })
+        .await
+        .unwrap();
         let mut live = store.subscribe();
         {
             let mut tx = store.write(T0).await.unwrap();
@@ -550,7 +614,17 @@ async fn an_unfinished_write_leaves_no_trace() {
         let fx_functions = vec!["billing".to_string()];
         let (a, _) = store
             .add_agent(
-                NewAgent { handle: "dana".into(), display_name: "D".into(), function: "billing".into(), role: Role::Agent, novice: false, mentor: None, capacity: 1, skills: vec![], signature: String::new() },
+                NewAgent {
+                    handle: "dana".into(),
+                    display_name: "D".into(),
+                    function: "billing".into(),
+                    role: Role::Agent,
+                    novice: false,
+                    mentor: None,
+                    capacity: 1,
+                    skills: vec![],
+                    signature: String::new(),
+                },
                 &fx_functions,
                 T0,
             )

@@ -34,7 +34,8 @@ pub enum Filter {
 }
 
 impl Filter {
-    pub const ALL: [Filter; 6] = [Filter::All, Filter::MyFunctions, Filter::Mine, Filter::Unclaimed, Filter::Breaching, Filter::Held];
+    pub const ALL: [Filter; 6] =
+        [Filter::All, Filter::MyFunctions, Filter::Mine, Filter::Unclaimed, Filter::Breaching, Filter::Held];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -245,13 +246,28 @@ pub enum Msg {
     /// The server lost track of where we were: load everything again.
     Reload,
     Detail(QuestionDetail),
-    Done { what: String, question: Option<Question> },
-    Failed { what: String, error: String },
-    ReplyAcked { key: String, message: Message },
+    Done {
+        what: String,
+        question: Option<Question>,
+    },
+    Failed {
+        what: String,
+        error: String,
+    },
+    ReplyAcked {
+        key: String,
+        message: Message,
+    },
     /// The server could not be reached: the reply stays queued.
-    ReplyUnsent { key: String, reason: String },
+    ReplyUnsent {
+        key: String,
+        reason: String,
+    },
     /// The server refused the reply for good.
-    ReplyRefused { key: String, error: String },
+    ReplyRefused {
+        key: String,
+        error: String,
+    },
     Stats(Stats),
     Approvals(Vec<(Message, Question)>),
 }
@@ -280,7 +296,14 @@ pub enum Cmd {
 }
 
 impl App {
-    pub fn new(me: Agent, now: Millis, functions: Vec<String>, templates: Vec<Template>, keymap: KeyMap, drafts: Option<Drafts>) -> App {
+    pub fn new(
+        me: Agent,
+        now: Millis,
+        functions: Vec<String>,
+        templates: Vec<Template>,
+        keymap: KeyMap,
+        drafts: Option<Drafts>,
+    ) -> App {
         App {
             me,
             now,
@@ -356,9 +379,7 @@ impl App {
         }
         let keep = match self.filter {
             Filter::All | Filter::Held => true,
-            Filter::MyFunctions => {
-                q.function == self.me.function || self.me.skills.iter().any(|s| s.topic == q.topic)
-            }
+            Filter::MyFunctions => q.function == self.me.function || self.me.skills.iter().any(|s| s.topic == q.topic),
             Filter::Mine => q.holder.as_deref() == Some(self.me.handle.as_str()),
             Filter::Unclaimed => q.state == QuestionState::Open,
             Filter::Breaching => sla(q, self.now) == Sla::Breached,
@@ -411,13 +432,15 @@ impl App {
             return;
         }
         let keep_id = self.order.get(self.selected).copied();
-        let mut ids: Vec<(bool, Millis, i64)> = self.questions.values().filter(|q| self.passes(q)).map(order_key).collect();
+        let mut ids: Vec<(bool, Millis, i64)> =
+            self.questions.values().filter(|q| self.passes(q)).map(order_key).collect();
         ids.sort_unstable();
         self.order = ids.into_iter().map(|(_, _, id)| id).collect();
         if let Some(id) = keep_id
-            && let Some(i) = self.order.iter().position(|x| *x == id) {
-                self.selected = i;
-            }
+            && let Some(i) = self.order.iter().position(|x| *x == id)
+        {
+            self.selected = i;
+        }
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
         self.order_dirty = false;
     }
@@ -624,9 +647,10 @@ fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
     let mut cmds = Vec::new();
     if e.kind == "question.viewing" {
         if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone())
-            && actor != app.me.handle {
-                app.viewers.insert(qid, (actor, e.at));
-            }
+            && actor != app.me.handle
+        {
+            app.viewers.insert(qid, (actor, e.at));
+        }
         return cmds;
     }
     if let Ok(q) = serde_json::from_value::<Question>(e.data["question"].clone()) {
@@ -663,7 +687,9 @@ fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
             app.info(format!("#{qid} is now yours ({})", e.kind.trim_start_matches("question.")));
         }
     }
-    if app.is_reviewer() && (e.kind == "reply.awaiting_approval" || e.kind == "reply.approved" || e.kind == "reply.rejected") {
+    if app.is_reviewer()
+        && (e.kind == "reply.awaiting_approval" || e.kind == "reply.approved" || e.kind == "reply.rejected")
+    {
         cmds.push(Cmd::LoadApprovals);
     }
     cmds
@@ -798,8 +824,12 @@ fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         Action::Transfer => {
             let Some(q) = app.detail.as_ref().map(|d| d.question.clone()) else { return vec![] };
-            let mut items: Vec<(String, String)> =
-                app.functions.iter().filter(|f| **f != q.function).map(|f| (format!("function: {f}"), f.clone())).collect();
+            let mut items: Vec<(String, String)> = app
+                .functions
+                .iter()
+                .filter(|f| **f != q.function)
+                .map(|f| (format!("function: {f}"), f.clone()))
+                .collect();
             items.push(("colleague: type @handle and press enter".into(), "@".into()));
             app.picker = Some(Picker {
                 purpose: PickerPurpose::Transfer,
@@ -922,11 +952,7 @@ fn open_composer(app: &mut App, kind: ComposerKind, q: &Question, initial: Optio
 pub fn with_signature(body: &str, signature: &str) -> String {
     let body = body.trim_end();
     let sig = signature.trim();
-    if sig.is_empty() || body.ends_with(sig) {
-        body.to_string()
-    } else {
-        format!("{body}\n{sig}")
-    }
+    if sig.is_empty() || body.ends_with(sig) { body.to_string() } else { format!("{body}\n{sig}") }
 }
 
 fn composer_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
@@ -940,7 +966,13 @@ fn composer_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
         }
         Some(Action::Templates) => {
             let items = app.templates.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
-            app.picker = Some(Picker { purpose: PickerPurpose::Template, title: "Templates".into(), query: String::new(), items, selected: 0 });
+            app.picker = Some(Picker {
+                purpose: PickerPurpose::Template,
+                title: "Templates".into(),
+                query: String::new(),
+                items,
+                selected: 0,
+            });
             vec![]
         }
         Some(Action::Send) => send_composer(app),
@@ -1061,9 +1093,10 @@ fn picker_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
                 PickerPurpose::Topic => {
                     let qid = app.detail.as_ref().map(|d| d.question.id);
                     if let (Some(topic), Some(question_id)) = (chosen, qid)
-                        && needs_server(app, "correct the topic") {
-                            return vec![Cmd::Recategorize { question_id, topic }];
-                        }
+                        && needs_server(app, "correct the topic")
+                    {
+                        return vec![Cmd::Recategorize { question_id, topic }];
+                    }
                 }
                 PickerPurpose::Transfer => {
                     let to = if let Some(h) = query.strip_prefix('@').filter(|h| !h.is_empty()) {

@@ -2,7 +2,10 @@
 //! fixed ids, made-up customers.
 
 use crate::config::Config;
-use crate::model::{Agent, AgentStatus, Customer, Message, MessageKind, Question, QuestionDetail, QuestionState, ReplyStatus, Role, Skill};
+use crate::model::{
+    Agent, AgentStatus, Customer, Message, MessageKind, Question, QuestionDetail, QuestionState, ReplyStatus, Role,
+    Skill,
+};
 use crate::store::{AgentStats, FunctionStats, Stats};
 
 use super::app::App;
@@ -126,8 +129,22 @@ pub fn detail(q: Question) -> QuestionDetail {
     };
     let messages = vec![
         msg(1, MessageKind::Inbound, &q.customer.handle, &q.text, q.received_at, None),
-        msg(2, MessageKind::Note, "lee", "Same customer asked about this order last week, see #3.", NOW - 2 * MIN, None),
-        msg(3, MessageKind::Reply, "dana", "Hi! Sorry about that — I've asked billing to reverse the second charge.\n— Dana", NOW - MIN, Some(ReplyStatus::Approved)),
+        msg(
+            2,
+            MessageKind::Note,
+            "lee",
+            "Same customer asked about this order last week, see #3.",
+            NOW - 2 * MIN,
+            None,
+        ),
+        msg(
+            3,
+            MessageKind::Reply,
+            "dana",
+            "Hi! Sorry about that — I've asked billing to reverse the second charge.\n— Dana",
+            NOW - MIN,
+            Some(ReplyStatus::Approved),
+        ),
     ];
     let mut earlier = question(2);
     earlier.id = 3;
@@ -147,8 +164,16 @@ pub fn stats() -> Stats {
         breaching: 4,
         held: 0,
         oldest_waiting_ms: Some(48 * MIN),
-        first_response_last_hour: crate::store::Percentiles { count: 31, median_ms: Some(6 * MIN), p90_ms: Some(19 * MIN) },
-        first_response_today: crate::store::Percentiles { count: 240, median_ms: Some(7 * MIN), p90_ms: Some(22 * MIN) },
+        first_response_last_hour: crate::store::Percentiles {
+            count: 31,
+            median_ms: Some(6 * MIN),
+            p90_ms: Some(19 * MIN),
+        },
+        first_response_today: crate::store::Percentiles {
+            count: 240,
+            median_ms: Some(7 * MIN),
+            p90_ms: Some(22 * MIN),
+        },
         sla_met_today: 212,
         sla_missed_today: 28,
         sla_attainment_pct_today: Some(88.3),

@@ -140,18 +140,16 @@ impl Key {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
-            other => return Err(format!("'{other}' is not a key (see the [client.keys] comment in config.example.toml)")),
+            other => {
+                return Err(format!("'{other}' is not a key (see the [client.keys] comment in config.example.toml)"));
+            }
         };
         Ok(Key { code, ctrl, alt })
     }
 
     pub fn from_event(e: &KeyEvent) -> Key {
         let code = e.code;
-        Key {
-            code,
-            ctrl: e.modifiers.contains(KeyModifiers::CONTROL),
-            alt: e.modifiers.contains(KeyModifiers::ALT),
-        }
+        Key { code, ctrl: e.modifiers.contains(KeyModifiers::CONTROL), alt: e.modifiers.contains(KeyModifiers::ALT) }
     }
 }
 
@@ -265,9 +263,21 @@ mod tests {
     #[test]
     fn defaults_parse_and_resolve_by_context() {
         let m = KeyMap::new(&BTreeMap::new()).unwrap();
-        assert_eq!(m.action(&press(KeyCode::Char('c'), KeyModifiers::NONE), &[Context::Queue, Context::Question, Context::Global]), Some(Action::Claim));
-        assert_eq!(m.action(&press(KeyCode::Char('N'), KeyModifiers::SHIFT), &[Context::Conversation]), Some(Action::Note));
-        assert_eq!(m.action(&press(KeyCode::Char('s'), KeyModifiers::CONTROL), &[Context::Composer]), Some(Action::Send));
+        assert_eq!(
+            m.action(
+                &press(KeyCode::Char('c'), KeyModifiers::NONE),
+                &[Context::Queue, Context::Question, Context::Global]
+            ),
+            Some(Action::Claim)
+        );
+        assert_eq!(
+            m.action(&press(KeyCode::Char('N'), KeyModifiers::SHIFT), &[Context::Conversation]),
+            Some(Action::Note)
+        );
+        assert_eq!(
+            m.action(&press(KeyCode::Char('s'), KeyModifiers::CONTROL), &[Context::Composer]),
+            Some(Action::Send)
+        );
         assert_eq!(m.action(&press(KeyCode::Char('c'), KeyModifiers::NONE), &[Context::Composer]), None);
         assert_eq!(m.describe(Action::Up), "↑/k");
     }
@@ -277,7 +287,10 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("claim".to_string(), KeyList::Many(vec!["C".into(), "ctrl-k".into()]));
         let m = KeyMap::new(&o).unwrap();
-        assert_eq!(m.action(&press(KeyCode::Char('C'), KeyModifiers::SHIFT), &[Context::Question]), Some(Action::Claim));
+        assert_eq!(
+            m.action(&press(KeyCode::Char('C'), KeyModifiers::SHIFT), &[Context::Question]),
+            Some(Action::Claim)
+        );
         assert_eq!(m.action(&press(KeyCode::Char('c'), KeyModifiers::NONE), &[Context::Question]), None);
         assert_eq!(m.describe(Action::Claim), "C/ctrl-k");
         let mut bad = BTreeMap::new();

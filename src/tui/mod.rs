@@ -31,14 +31,12 @@ pub struct TuiOptions {
 pub async fn preflight(client: &Client) -> Result<crate::model::Agent, String> {
     match client.me().await {
         Ok(me) => Ok(me),
-        Err(ClientError::Api { status: 401, message, .. }) => Err(format!(
-            "the server at {} refused the token: {message}",
-            client.base_url()
-        )),
-        Err(ClientError::Api { status: 404, .. }) => Err(format!(
-            "{} does not look like a helphive server (no /api/v1/me); check --server",
-            client.base_url()
-        )),
+        Err(ClientError::Api { status: 401, message, .. }) => {
+            Err(format!("the server at {} refused the token: {message}", client.base_url()))
+        }
+        Err(ClientError::Api { status: 404, .. }) => {
+            Err(format!("{} does not look like a helphive server (no /api/v1/me); check --server", client.base_url()))
+        }
         Err(e) => Err(e.to_string()),
     }
 }
@@ -49,7 +47,8 @@ pub async fn load_queue(client: &Client) -> Result<Vec<Question>, ClientError> {
     for state in [None, Some("held".to_string())] {
         let mut cursor = None;
         loop {
-            let query = QueueQuery { state: state.clone(), cursor: cursor.clone(), limit: Some(500), ..Default::default() };
+            let query =
+                QueueQuery { state: state.clone(), cursor: cursor.clone(), limit: Some(500), ..Default::default() };
             let page = client.queue(&query).await?;
             all.extend(page.items);
             match page.next_cursor {
@@ -66,7 +65,10 @@ pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> R
     let me = preflight(client).await?;
     let keymap = KeyMap::new(&config.client.keys)?;
     let names = |d: &serde_json::Value, key: &str| -> Vec<String> {
-        d[key].as_array().map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+        d[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
     };
     let (functions, topics, limits) = match client.directory().await {
         Ok(d) => (names(&d, "functions"), names(&d, "topics"), channel_limits(&d)),
@@ -218,24 +220,36 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
             },
             Cmd::Claim(id) => done(client.claim(id).await, format!("claimed #{id}"), format!("claim #{id}")),
             Cmd::Next => match client.next().await {
-                Ok(Some(q)) => Msg::Done { what: format!("#{} is yours: {}", q.id, crate::text::truncate(&crate::text::one_line(&q.text), 50)), question: Some(q) },
+                Ok(Some(q)) => Msg::Done {
+                    what: format!("#{} is yours: {}", q.id, crate::text::truncate(&crate::text::one_line(&q.text), 50)),
+                    question: Some(q),
+                },
                 Ok(None) => Msg::Done { what: "nothing waiting on your skills right now".into(), question: None },
                 Err(e) => Msg::Failed { what: "next".into(), error: describe(&e) },
             },
-            Cmd::Release(id) => done(client.release(id).await, format!("released #{id} to the queue"), format!("release #{id}")),
-            Cmd::Resolve(id) => done(client.resolve(id).await, format!("resolved #{id}"), format!("resolve #{id}")),
-            Cmd::ResolveWithoutReply(id) => {
-                done(client.resolve_without_reply(id).await, format!("resolved #{id} without a reply"), format!("resolve #{id}"))
+            Cmd::Release(id) => {
+                done(client.release(id).await, format!("released #{id} to the queue"), format!("release #{id}"))
             }
+            Cmd::Resolve(id) => done(client.resolve(id).await, format!("resolved #{id}"), format!("resolve #{id}")),
+            Cmd::ResolveWithoutReply(id) => done(
+                client.resolve_without_reply(id).await,
+                format!("resolved #{id} without a reply"),
+                format!("resolve #{id}"),
+            ),
             Cmd::Reopen(id) => done(client.reopen(id).await, format!("reopened #{id}"), format!("reopen #{id}")),
-            Cmd::Unhold(id) => done(client.unhold(id).await, format!("#{id} let into the queue"), format!("let #{id} in")),
+            Cmd::Unhold(id) => {
+                done(client.unhold(id).await, format!("#{id} let into the queue"), format!("let #{id} in"))
+            }
             Cmd::Reply(p) => match client.reply(p.question_id, &p.body, &p.key).await {
                 Ok(message) => Msg::ReplyAcked { key: p.key, message },
                 Err(e @ ClientError::Unreachable { .. }) => Msg::ReplyUnsent { key: p.key, reason: describe(&e) },
                 Err(e) => Msg::ReplyRefused { key: p.key, error: describe(&e) },
             },
             Cmd::Note { question_id, body } => match client.note(question_id, &body).await {
-                Ok(_) => Msg::Done { what: format!("note added to #{question_id}"), question: client.question(question_id).await.ok().map(|d| d.question) },
+                Ok(_) => Msg::Done {
+                    what: format!("note added to #{question_id}"),
+                    question: client.question(question_id).await.ok().map(|d| d.question),
+                },
                 Err(e) => Msg::Failed { what: "note".into(), error: describe(&e) },
             },
             Cmd::Transfer { question_id, to, note } => {
@@ -249,9 +263,11 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
                 };
                 done(r, format!("#{question_id} handed to {target}"), format!("transfer #{question_id}"))
             }
-            Cmd::Recategorize { question_id, topic } => {
-                done(client.recategorize(question_id, &topic).await, format!("#{question_id} is now about {topic}"), format!("correct the topic of #{question_id}"))
-            }
+            Cmd::Recategorize { question_id, topic } => done(
+                client.recategorize(question_id, &topic).await,
+                format!("#{question_id} is now about {topic}"),
+                format!("correct the topic of #{question_id}"),
+            ),
             Cmd::Approve { message_id, edited } => match client.approve(message_id, edited.as_deref()).await {
                 Ok(m) => Msg::Done { what: format!("approved the reply to #{}", m.question_id), question: None },
                 Err(e) => Msg::Failed { what: "approve".into(), error: describe(&e) },
@@ -285,7 +301,11 @@ pub fn stats_text(s: &crate::store::Stats) -> String {
     use std::fmt::Write;
     let ms = |v: Option<i64>| v.map(view::duration).unwrap_or_else(|| "-".into());
     let mut out = String::new();
-    let _ = writeln!(out, "open {} (unclaimed {}, claimed {}, awaiting approval {}), breaching {}", s.open, s.unclaimed, s.claimed, s.awaiting_approval, s.breaching);
+    let _ = writeln!(
+        out,
+        "open {} (unclaimed {}, claimed {}, awaiting approval {}), breaching {}",
+        s.open, s.unclaimed, s.claimed, s.awaiting_approval, s.breaching
+    );
     let _ = writeln!(out, "oldest waiting {}", ms(s.oldest_waiting_ms));
     let _ = writeln!(
         out,
@@ -306,9 +326,17 @@ pub fn stats_text(s: &crate::store::Stats) -> String {
         s.answered_last_hour,
         s.answered_today
     );
-    let _ = writeln!(out, "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}", "function", "open", "unclaimed", "approval", "breaching", "online", "away");
+    let _ = writeln!(
+        out,
+        "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}",
+        "function", "open", "unclaimed", "approval", "breaching", "online", "away"
+    );
     for f in &s.functions {
-        let _ = writeln!(out, "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}", f.function, f.open, f.unclaimed, f.awaiting_approval, f.breaching, f.agents_online, f.agents_away);
+        let _ = writeln!(
+            out,
+            "{:<14} {:>5} {:>9} {:>9} {:>9} {:>7} {:>6}",
+            f.function, f.open, f.unclaimed, f.awaiting_approval, f.breaching, f.agents_online, f.agents_away
+        );
     }
     out
 }

@@ -50,15 +50,20 @@ fn sla_cell(q: &Question, now: Millis, t: &Theme) -> (String, Style) {
     match sla(q, now) {
         Sla::Answered => ("answered".into(), t.dim()),
         Sla::Ok => (format!("ok {}", duration(q.sla_due_at - now)), t.fg(Color::Green)),
-        Sla::Near => (format!("near {}", duration(q.sla_due_at - now)), t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
-        Sla::Breached => (format!("late {}", duration(now - q.sla_due_at)), t.fg(Color::Red).add_modifier(Modifier::BOLD)),
+        Sla::Near => {
+            (format!("near {}", duration(q.sla_due_at - now)), t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
+        }
+        Sla::Breached => {
+            (format!("late {}", duration(now - q.sla_due_at)), t.fg(Color::Red).add_modifier(Modifier::BOLD))
+        }
     }
 }
 
 pub fn render(app: &App, f: &mut Frame) {
     let t = Theme { mono: app.mono };
     let [header, main, flash, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1), Constraint::Length(1)]).areas(f.area());
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1), Constraint::Length(1)])
+            .areas(f.area());
     render_header(app, f, header, &t);
     match app.view {
         View::Queue => render_queue(app, f, main, &t),
@@ -82,18 +87,31 @@ pub fn render(app: &App, f: &mut Frame) {
 fn render_header(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     let mut spans = vec![
         Span::styled(" helphive ", t.bold()),
-        Span::raw(format!("@{} ({}, {}{}) ", app.me.handle, app.me.function, app.me.role, if app.me.novice { ", novice" } else { "" })),
+        Span::raw(format!(
+            "@{} ({}, {}{}) ",
+            app.me.handle,
+            app.me.function,
+            app.me.role,
+            if app.me.novice { ", novice" } else { "" }
+        )),
     ];
     if app.online {
         spans.push(Span::styled("● online ", t.fg(Color::Green)));
     } else {
         let why = app.offline_reason.as_deref().map(text::one_line).unwrap_or_default();
-        spans.push(Span::styled(format!("○ OFFLINE: {} ", text::truncate(&why, 60)), t.fg(Color::Red).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            format!("○ OFFLINE: {} ", text::truncate(&why, 60)),
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
     }
     if !app.pending.is_empty() {
         spans.push(Span::styled(format!("{} queued ", app.pending.len()), t.fg(Color::Yellow)));
     }
-    for (view, action, name) in [(View::Queue, Action::ShowQueue, "queue"), (View::Dashboard, Action::ShowDashboard, "dashboard"), (View::Approvals, Action::ShowApprovals, "approvals")] {
+    for (view, action, name) in [
+        (View::Queue, Action::ShowQueue, "queue"),
+        (View::Dashboard, Action::ShowDashboard, "dashboard"),
+        (View::Approvals, Action::ShowApprovals, "approvals"),
+    ] {
         if view == View::Approvals && !app.is_reviewer() {
             continue;
         }
@@ -162,7 +180,8 @@ fn render_queue(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
         Constraint::Length(14),
         Constraint::Min(10),
     ];
-    let header = Row::new(["Wait", "SLA", "Channel", "Customer", "Topic/function", "Holder", "Question"]).style(t.bold());
+    let header =
+        Row::new(["Wait", "SLA", "Channel", "Customer", "Topic/function", "Holder", "Question"]).style(t.bold());
     f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
     if app.order.is_empty() && app.loaded {
         let msg = if app.filter == Filter::All && app.search.is_empty() {
@@ -171,7 +190,10 @@ fn render_queue(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
             "Nothing matches this filter."
         };
         let y = inner.y + inner.height / 2;
-        f.render_widget(Paragraph::new(msg).style(t.dim()), Rect { x: inner.x + 2, y, width: inner.width.saturating_sub(4), height: 1 });
+        f.render_widget(
+            Paragraph::new(msg).style(t.dim()),
+            Rect { x: inner.x + 2, y, width: inner.width.saturating_sub(4), height: 1 },
+        );
     }
 }
 
@@ -216,7 +238,9 @@ fn render_conversation(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     ];
     f.render_widget(Paragraph::new(summary).block(Block::default().borders(Borders::ALL).title(" Conversation ")), top);
 
-    let [thread, side] = Layout::horizontal([Constraint::Min(40), Constraint::Length(if d.earlier.is_empty() { 0 } else { 34 })]).areas(rest);
+    let [thread, side] =
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(if d.earlier.is_empty() { 0 } else { 34 })])
+            .areas(rest);
     let width = thread.width.saturating_sub(4) as usize;
     let mut lines: Vec<Line> = Vec::new();
     if d.messages.is_empty() {
@@ -256,39 +280,67 @@ fn render_conversation(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     }
     let max_scroll = (lines.len() as u16).saturating_sub(thread.height.saturating_sub(2));
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Thread ")).scroll((app.detail_scroll.min(max_scroll), 0)),
+        Paragraph::new(lines)
+            .block(Block::default().borders(Borders::ALL).title(" Thread "))
+            .scroll((app.detail_scroll.min(max_scroll), 0)),
         thread,
     );
     if !d.earlier.is_empty() {
         let items: Vec<Line> = d
             .earlier
             .iter()
-            .map(|e| Line::from(format!("#{} {} {}", e.id, e.state.as_str(), text::truncate(&text::one_line(&e.text), 18))))
+            .map(|e| {
+                Line::from(format!("#{} {} {}", e.id, e.state.as_str(), text::truncate(&text::one_line(&e.text), 18)))
+            })
             .collect();
-        f.render_widget(Paragraph::new(items).block(Block::default().borders(Borders::ALL).title(" Earlier questions ")), side);
+        f.render_widget(
+            Paragraph::new(items).block(Block::default().borders(Borders::ALL).title(" Earlier questions ")),
+            side,
+        );
     }
 }
 
 fn tile(f: &mut Frame, area: Rect, title: &str, value: String, style: Style) {
     f.render_widget(
-        Paragraph::new(Line::styled(value, style.add_modifier(Modifier::BOLD))).block(Block::default().borders(Borders::ALL).title(format!(" {title} "))),
+        Paragraph::new(Line::styled(value, style.add_modifier(Modifier::BOLD)))
+            .block(Block::default().borders(Borders::ALL).title(format!(" {title} "))),
         area,
     );
 }
 
 fn render_dashboard(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     let Some(s) = &app.stats else {
-        f.render_widget(Paragraph::new("loading statistics…").block(Block::default().borders(Borders::ALL).title(" Dashboard ")), area);
+        f.render_widget(
+            Paragraph::new("loading statistics…").block(Block::default().borders(Borders::ALL).title(" Dashboard ")),
+            area,
+        );
         return;
     };
-    let [tiles, middle, charts, agents] =
-        Layout::vertical([Constraint::Length(3), Constraint::Length(2 + s.functions.len() as u16 + 1), Constraint::Length(5), Constraint::Min(3)]).areas(area);
+    let [tiles, middle, charts, agents] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(2 + s.functions.len() as u16 + 1),
+        Constraint::Length(5),
+        Constraint::Min(3),
+    ])
+    .areas(area);
     let cols = Layout::horizontal([Constraint::Ratio(1, 5); 5]).split(tiles);
     let ms = |v: Option<i64>| v.map(duration).unwrap_or_else(|| "–".into());
-    tile(f, cols[0], "Open", format!("{} ({} breaching)", s.open, s.breaching), if s.breaching > 0 { t.fg(Color::Red) } else { Style::default() });
+    tile(
+        f,
+        cols[0],
+        "Open",
+        format!("{} ({} breaching)", s.open, s.breaching),
+        if s.breaching > 0 { t.fg(Color::Red) } else { Style::default() },
+    );
     tile(f, cols[1], "Unclaimed", s.unclaimed.to_string(), Style::default());
     tile(f, cols[2], "Oldest waiting", ms(s.oldest_waiting_ms), Style::default());
-    tile(f, cols[3], "First response today", format!("{} / p90 {}", ms(s.first_response_today.median_ms), ms(s.first_response_today.p90_ms)), Style::default());
+    tile(
+        f,
+        cols[3],
+        "First response today",
+        format!("{} / p90 {}", ms(s.first_response_today.median_ms), ms(s.first_response_today.p90_ms)),
+        Style::default(),
+    );
     tile(
         f,
         cols[4],
@@ -309,17 +361,33 @@ fn render_dashboard(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
                 Cell::from(fs.open.to_string()),
                 Cell::from(fs.unclaimed.to_string()),
                 Cell::from(fs.awaiting_approval.to_string()),
-                Cell::from(fs.breaching.to_string()).style(if fs.breaching > 0 { t.fg(Color::Red) } else { Style::default() }),
+                Cell::from(fs.breaching.to_string()).style(if fs.breaching > 0 {
+                    t.fg(Color::Red)
+                } else {
+                    Style::default()
+                }),
                 Cell::from(ms(fs.oldest_waiting_ms)),
                 Cell::from(format!("{} / {}", fs.agents_online, fs.agents_away)),
             ])
         })
         .collect();
-    let header = Row::new(["Function", "Open", "Unclaimed", "Approval", "Breaching", "Oldest", "Online/away"]).style(t.bold());
+    let header =
+        Row::new(["Function", "Open", "Unclaimed", "Approval", "Breaching", "Oldest", "Online/away"]).style(t.bold());
     f.render_widget(
-        Table::new(rows, [Constraint::Length(14), Constraint::Length(6), Constraint::Length(10), Constraint::Length(9), Constraint::Length(10), Constraint::Length(8), Constraint::Length(12)])
-            .header(header)
-            .block(Block::default().borders(Borders::ALL).title(" By function ")),
+        Table::new(
+            rows,
+            [
+                Constraint::Length(14),
+                Constraint::Length(6),
+                Constraint::Length(10),
+                Constraint::Length(9),
+                Constraint::Length(10),
+                Constraint::Length(8),
+                Constraint::Length(12),
+            ],
+        )
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(" By function ")),
         middle,
     );
     let [arr, ans] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(charts);
@@ -328,14 +396,22 @@ fn render_dashboard(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     let answers = spark(&s.answers_5min);
     f.render_widget(
         Sparkline::default()
-            .block(Block::default().borders(Borders::ALL).title(format!(" Arrivals / 5 min (2 h, last {}) ", arrivals.last().unwrap_or(&0))))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" Arrivals / 5 min (2 h, last {}) ", arrivals.last().unwrap_or(&0))),
+            )
             .data(&arrivals)
             .style(t.fg(Color::Cyan)),
         arr,
     );
     f.render_widget(
         Sparkline::default()
-            .block(Block::default().borders(Borders::ALL).title(format!(" Answers / 5 min (2 h, last {}) ", answers.last().unwrap_or(&0))))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" Answers / 5 min (2 h, last {}) ", answers.last().unwrap_or(&0))),
+            )
             .data(&answers)
             .style(t.fg(Color::Green)),
         ans,
@@ -357,9 +433,23 @@ fn render_dashboard(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
         .collect();
     let header = Row::new(["Agent", "Function", "Status", "Holding", "Occupancy", "Answered today"]).style(t.bold());
     f.render_widget(
-        Table::new(rows, [Constraint::Length(16), Constraint::Length(14), Constraint::Length(8), Constraint::Length(8), Constraint::Length(10), Constraint::Length(14)])
-            .header(header)
-            .block(Block::default().borders(Borders::ALL).title(format!(" Agents ({}) · answered last hour: {} ", s.agents.len(), s.answered_last_hour))),
+        Table::new(
+            rows,
+            [
+                Constraint::Length(16),
+                Constraint::Length(14),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Length(14),
+            ],
+        )
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(format!(
+            " Agents ({}) · answered last hour: {} ",
+            s.agents.len(),
+            s.answered_last_hour
+        ))),
         agents,
     );
 }
@@ -383,23 +473,38 @@ fn render_approvals(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
         .collect();
     let title = format!(" Replies waiting for approval ({}) ", app.approvals.len());
     f.render_widget(
-        Table::new(rows, [Constraint::Length(7), Constraint::Length(14), Constraint::Length(9), Constraint::Length(6), Constraint::Min(10)])
-            .header(Row::new(["Question", "Novice", "Channel", "Wait", "Reply"]).style(t.bold()))
-            .block(Block::default().borders(Borders::ALL).title(title)),
+        Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Length(14),
+                Constraint::Length(9),
+                Constraint::Length(6),
+                Constraint::Min(10),
+            ],
+        )
+        .header(Row::new(["Question", "Novice", "Channel", "Wait", "Reply"]).style(t.bold()))
+        .block(Block::default().borders(Borders::ALL).title(title)),
         list,
     );
     let body: Vec<Line> = match app.approvals.get(app.approvals_selected) {
         None => vec![Line::styled("Nothing waits for you. Novices' replies appear here.", t.dim())],
         Some((m, q)) => {
             let w = detail.width.saturating_sub(4) as usize;
-            let mut l = vec![Line::styled(format!("customer @{} asked:", text::one_line(&q.customer.handle)), t.fg(Color::Cyan))];
+            let mut l = vec![Line::styled(
+                format!("customer @{} asked:", text::one_line(&q.customer.handle)),
+                t.fg(Color::Cyan),
+            )];
             l.extend(text::wrap(&q.text, w).into_iter().map(|s| Line::from(format!("  {s}"))));
             l.push(Line::styled(format!("@{} would reply:", text::one_line(&m.author)), t.fg(Color::Green)));
             l.extend(text::wrap(&m.body, w).into_iter().map(|s| Line::from(format!("  {s}"))));
             l
         }
     };
-    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" Review ")), detail);
+    f.render_widget(
+        Paragraph::new(body).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" Review ")),
+        detail,
+    );
 }
 
 fn render_flash(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
@@ -469,7 +574,11 @@ fn render_composer(app: &App, f: &mut Frame, t: &Theme) {
             }
             None => Span::styled(format!("{} characters ({}: no limit)", full.chars().count(), c.channel), t.dim()),
         };
-        let sig = if app.me.signature.trim().is_empty() { String::new() } else { format!(" · signature: {}", text::one_line(&app.me.signature)) };
+        let sig = if app.me.signature.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" · signature: {}", text::one_line(&app.me.signature))
+        };
         lines.push(Line::from(vec![counter, Span::styled(sig, t.dim())]));
     }
     lines.push(Line::styled(footer_text(app), t.dim()));
@@ -484,10 +593,18 @@ fn render_picker(app: &App, f: &mut Frame, t: &Theme) {
     let mut lines = vec![Line::from(format!("> {}▏", text::one_line(&p.query))), Line::from("")];
     for (i, (label, _)) in matches.iter().enumerate().take(area.height.saturating_sub(5) as usize) {
         let l = text::truncate(&text::one_line(label), area.width.saturating_sub(4) as usize);
-        lines.push(if i == p.selected.min(matches.len().saturating_sub(1)) { Line::styled(l, t.selected()) } else { Line::from(l) });
+        lines.push(if i == p.selected.min(matches.len().saturating_sub(1)) {
+            Line::styled(l, t.selected())
+        } else {
+            Line::from(l)
+        });
     }
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(" {} · type to narrow, enter to pick, esc to close ", p.title))),
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {} · type to narrow, enter to pick, esc to close ", p.title)),
+        ),
         area,
     );
 }
@@ -495,7 +612,14 @@ fn render_picker(app: &App, f: &mut Frame, t: &Theme) {
 /// The help overlay's lines, from the keymap.
 pub fn help_lines(app: &App) -> Vec<String> {
     let mut out = Vec::new();
-    for ctx in [Context::Global, Context::Question, Context::Queue, Context::Conversation, Context::Approvals, Context::Composer] {
+    for ctx in [
+        Context::Global,
+        Context::Question,
+        Context::Queue,
+        Context::Conversation,
+        Context::Approvals,
+        Context::Composer,
+    ] {
         out.push(format!("{}:", ctx.title()));
         for a in Action::ALL.iter().filter(|a| a.context() == ctx) {
             out.push(format!("  {:<14} {}", app.keymap.describe(*a), a.label()));

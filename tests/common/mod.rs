@@ -67,10 +67,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     if let Some(c) = opts.channels {
         state = state.with_channels(c);
     }
-    let (_, token) = store
-        .add_agent(new_agent("root", "store", Role::Admin, &[]), state.functions(), state.now())
-        .await
-        .unwrap();
+    let (_, token) =
+        store.add_agent(new_agent("root", "store", Role::Admin, &[]), state.functions(), state.now()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     if opts.jobs {
