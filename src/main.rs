@@ -21,8 +21,10 @@ use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
     long_about = "A shared help desk for social customer care. Customer questions from social networks \
                   and webhooks land in one shared queue; employees claim a question (an exclusive \
                   lease), answer it, and hand it on with its context; shift leads watch live statistics.\n\n\
-                  Run `helphive serve` for a team, add employees with `helphive agent add`, and talk \
-                  to the API under /api/v1 (see /api/v1/openapi.json)."
+                  Without a command, helphive opens the agent terminal on the server and token from \
+                  the options or the configuration. `helphive demo` tries it all with nothing to set \
+                  up. Run `helphive serve` for a team, add employees with `helphive agent add`, and \
+                  talk to the API under /api/v1 (see /api/v1/openapi.json)."
 )]
 struct Cli {
     /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the config directory,
@@ -98,7 +100,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the help desk server: HTTP API, live events, lease expiry.
+    /// Run the help desk server: HTTP API, live events, routing, lease expiry, and the configured
+    /// channels with their outbox.
     Serve {
         /// Address to listen on (overrides server.bind), e.g. 0.0.0.0:7878.
         #[arg(long, value_name = "ADDR")]
