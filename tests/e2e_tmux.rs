@@ -28,6 +28,16 @@ fn add_agent(dir: &Path, args: &[&str]) -> String {
 
 struct Server(Child);
 
+/// Starts `helphive serve` on a free loopback port; the server stops when the handle drops.
+fn start_server(dir: &Path) -> (Server, String) {
+    let mut child =
+        cmd(dir).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
+    (Server(child), base)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -107,16 +117,7 @@ async fn an_agent_claims_and_answers_with_keystrokes() {
     let token_file = dir.path().join("dana.token");
     std::fs::write(&token_file, &token).unwrap();
 
-    let mut child = cmd(dir.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _server = Server(child);
-    let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
+    let (_server, base) = start_server(dir.path());
     let admin = Client::new(&base, &admin).unwrap();
     let asked = admin
         .inbound(&NewInbound {
@@ -196,16 +197,7 @@ fn a_wrong_server_or_token_is_one_clear_line() {
 async fn a_rejected_token_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
-    let mut child = cmd(dir.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _server = Server(child);
-    let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
+    let (_server, base) = start_server(dir.path());
     let out = cmd(dir.path()).args(["--server", &base, "--token", "hh_wrong"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
