@@ -31,6 +31,7 @@ pub struct Config {
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Mastodon,
+    Bluesky,
     X,
 }
 
@@ -38,6 +39,7 @@ impl ChannelKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Mastodon => "mastodon",
+            ChannelKind::Bluesky => "bluesky",
             ChannelKind::X => "x",
         }
     }
@@ -205,6 +207,7 @@ pub struct WebhookConfig {
     pub secret_file: String,
     pub secret: String,
     pub tolerance_seconds: u32,
+    pub max_batch_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -451,9 +454,9 @@ mod tests {
         assert_eq!(c.client.server, "http://127.0.0.1:7878");
         assert!(c.client.templates.len() >= 3);
         assert!(c.client.keys.is_empty(), "the example changes no keys");
-        assert_eq!(c.channels.len(), 2, "the example documents a Mastodon and an X channel");
+        let names: Vec<&str> = c.channels.iter().map(|ch| ch.channel_name()).collect();
+        assert_eq!(names, ["mastodon", "bluesky", "x"], "the example documents one channel of each kind");
         assert!(c.channels.iter().all(|ch| !ch.enabled), "nothing connects to a network by default");
-        assert_eq!(c.channels[1].channel_name(), "x");
         assert!(c.spam.flood_max_posts > 0);
     }
 

@@ -200,6 +200,74 @@ async fn signed_webhooks_are_accepted_and_everything_else_refused() {
     assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 1);
 }
 
+/// Posts a signed webhook body; (status, JSON answer).
+async fn post_webhook(app: &common::TestApp, body: &serde_json::Value, id: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::to_vec(body).unwrap();
+    let now = app.state.now() / 1000;
+    let key = helphive::server::webhook::secret_key(SECRET);
+    let r = app
+        .http()
+        .post(format!("{}/api/v1/inbound", app.base))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", helphive::server::webhook::sign(&key, id, now, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_webhook_batch_goes_in_whole_or_not_at_all_and_spam_is_held_not_queued() {
+    let app = spawn_app().await;
+    // The third message has no text: the batch is refused, naming it, and nothing is stored.
+    let mut bad = question("b-3", "carol", "");
+    bad.text = "   ".into();
+    let batch = serde_json::json!([
+        question("b-1", "alice", "where is my parcel?"),
+        question("b-2", "bob", "refund for a double charge"),
+        bad,
+    ]);
+    let (status, v) = post_webhook(&app, &batch, "evt_b1").await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("message 2:"), "{v}");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0);
+
+    // The shipped rules: the same text again from one account, and a sixth post within five
+    // minutes, are held; the rest queue. A repeated id in the batch is a duplicate.
+    let mut items: Vec<_> =
+        (0..5).map(|i| question(&format!("f-{i}"), "flooder", &format!("order {i} is late"))).collect();
+    items.push(question("f-5", "flooder", "order 5 is late"));
+    items.push(question("r-1", "dave", "is the coupon valid online?"));
+    items.push(question("r-2", "dave", "is the coupon valid online?"));
+    items.push(question("r-1", "dave", "is the coupon valid online?"));
+    let (status, v) = post_webhook(&app, &serde_json::json!(items), "evt_b2").await;
+    assert_eq!(status, 201, "{v}");
+    let outcomes: Vec<&str> = v["items"].as_array().unwrap().iter().map(|o| o["outcome"].as_str().unwrap()).collect();
+    assert_eq!(
+        outcomes,
+        ["created", "created", "created", "created", "created", "held", "created", "held", "duplicate"]
+    );
+    let reasons: Vec<String> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"] == "held")
+        .map(|o| o["question"]["held_reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(reasons[0].starts_with("flood: 6 posts"), "{reasons:?}");
+    assert!(reasons[1].starts_with("duplicate of message"), "{reasons:?}");
+    let held = app
+        .admin
+        .queue(&helphive::client::QueueQuery { state: Some("held".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(held.total, 2, "both held ones are listed under the held filter");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 6);
+}
+
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let app = spawn_app().await;

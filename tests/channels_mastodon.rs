@@ -9,135 +9,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::mastodon::Mock;
 use common::{Options, new_agent, spawn_app_with};
 use helphive::channels::{self, Channels, Connector, Outgoing, outbox};
 use helphive::clock::Clock;
 use helphive::config::ChannelConfig;
 use helphive::model::{ReplyStatus, Role};
 use helphive::store::QueueFilter;
-use serde_json::{Value, json};
-
-/// A mastodon-mock process, killed on drop.
-struct Mock {
-    child: std::process::Child,
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Mock {
-    async fn start() -> Mock {
-        let exe = std::env::var("HELPHIVE_MASTODON_MOCK").unwrap_or_default();
-        assert!(
-            !exe.is_empty() && std::path::Path::new(&exe).exists(),
-            "HELPHIVE_MASTODON_MOCK is not set to the mastodon_mock executable ('{exe}'): run the tests with scripts/test, which installs mastodon-mock 0.6.1 and sets it"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // Its own directory: the mock reads .mastodon_mock.toml or pyproject.toml from there.
-        let dir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(&exe)
-            .args([
-                "serve",
-                "--in-memory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--log-level",
-                "warning",
-            ])
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let mock = Mock {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: helphive::tls::client_builder().build().unwrap(),
-            _dir: dir,
-        };
-        for _ in 0..300 {
-            if let Ok(r) = mock.http.get(format!("{}/api/v1/instance", mock.base)).send().await
-                && r.status().is_success()
-            {
-                return mock;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("mastodon-mock did not answer on {} within 30 s", mock.base);
-    }
-
-    /// A local account and its token.
-    async fn account(&self, username: &str) -> (String, String) {
-        let v: Value = self
-            .http
-            .post(format!("{}/api/v1/_mock/dev_user", self.base))
-            .json(&json!({ "username": username }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (v["id"].as_str().unwrap().to_string(), v["access_token"].as_str().unwrap().to_string())
-    }
-
-    async fn post_status(&self, token: &str, text: &str, visibility: &str) -> String {
-        let v: Value = self
-            .http
-            .post(format!("{}/api/v1/statuses", self.base))
-            .bearer_auth(token)
-            .json(&json!({ "status": text, "visibility": visibility }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// Statuses replying to `status`, as anyone looking at the thread sees them.
-    async fn replies(&self, token: &str, status: &str) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/api/v1/statuses/{status}/context", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["descendants"].as_array().unwrap().iter().filter(|s| s["in_reply_to_id"] == json!(status)).cloned().collect()
-    }
-
-    async fn statuses_of(&self, account_id: &str) -> usize {
-        let v: Value = self
-            .http
-            .get(format!("{}/api/v1/accounts/{account_id}/statuses", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v.as_array().unwrap().len()
-    }
-
-    async fn fault(&self, rule: Value) {
-        let r = self.http.post(format!("{}/api/v1/_mock/faults", self.base)).json(&rule).send().await.unwrap();
-        assert!(r.status().is_success(), "fault rule refused: {}", r.text().await.unwrap());
-    }
-}
+use serde_json::json;
 
 fn connector(mock: &Mock, token: &str, stream: bool) -> Arc<dyn Connector> {
     let c: ChannelConfig = toml::from_str(&format!(
@@ -277,6 +156,7 @@ async fn mastodon_too_long_reply_is_refused_before_sending_and_an_interrupted_po
         in_reply_to: item.reply_to.clone().unwrap(),
         visibility: item.visibility.clone(),
         idempotency_key: item.idempotency_key.clone(),
+        created_at: item.created_at,
     };
     let sent = s.masto.post(&out, now).await.unwrap();
     let r = outbox::drain_once(&s.app.state, now + 1000).await.unwrap();

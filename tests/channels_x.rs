@@ -317,6 +317,7 @@ async fn x_reply_posted_before_a_crash_is_recorded_not_posted_again() {
         in_reply_to: item.reply_to.clone().unwrap(),
         visibility: None,
         idempotency_key: item.idempotency_key.clone(),
+        created_at: item.created_at,
     };
     let first = s.x.post(&out, now).await.unwrap();
 

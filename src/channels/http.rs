@@ -9,21 +9,24 @@ use crate::model::Millis;
 
 /// When the network says to come back, as a time in ms since the epoch: the later of
 /// `Retry-After` (seconds, or an HTTP date) and `X-RateLimit-Reset` (Mastodon: an ISO 8601 time;
-/// X: Unix seconds).
+/// X: Unix seconds; Bluesky sends it as `RateLimit-Reset`).
 pub fn retry_at(headers: &HeaderMap, now: Millis) -> Option<Millis> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let after = get("retry-after").and_then(|v| match v.parse::<i64>() {
         Ok(secs) => Some(now + secs.max(0) * 1000),
         Err(_) => parse_http_date(v),
     });
-    let reset = get("x-ratelimit-reset").or_else(|| get("x-rate-limit-reset")).and_then(|v| {
-        match v.parse::<f64>() {
-            // Unix seconds; a small number is a delay in seconds (some servers send that).
-            Ok(n) if n > 1e9 => Some((n * 1000.0) as Millis),
-            Ok(n) => Some(now + (n.max(0.0) * 1000.0) as Millis),
-            Err(_) => parse_iso8601(v),
-        }
-    });
+    let reset = get("x-ratelimit-reset")
+        .or_else(|| get("x-rate-limit-reset"))
+        .or_else(|| get("ratelimit-reset"))
+        .and_then(|v| {
+            match v.parse::<f64>() {
+                // Unix seconds; a small number is a delay in seconds (some servers send that).
+                Ok(n) if n > 1e9 => Some((n * 1000.0) as Millis),
+                Ok(n) => Some(now + (n.max(0.0) * 1000.0) as Millis),
+                Err(_) => parse_iso8601(v),
+            }
+        });
     match (after, reset) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),

@@ -9,6 +9,7 @@
 //! by their external id), and every outbox attempt is marked in the store before the request.
 //! Posts that look like spam are held out of the queue (`state = held`), never dropped.
 
+pub mod bluesky;
 pub mod html;
 pub mod http;
 pub mod mastodon;
@@ -77,6 +78,8 @@ pub struct Outgoing {
     pub visibility: Option<String>,
     /// Stable across attempts, so a network that supports it posts a retried reply once.
     pub idempotency_key: String,
+    /// When the reply was approved; the same on every attempt.
+    pub created_at: Millis,
 }
 
 /// Where a reply landed.
@@ -162,6 +165,7 @@ fn build(c: &ChannelConfig) -> Result<Arc<dyn Connector>, ConfigError> {
     Ok(match c.kind {
         ChannelKind::Mastodon => Arc::new(mastodon::Mastodon::new(c, token, c.stream)),
         ChannelKind::X => Arc::new(x::X::new(c, token)),
+        ChannelKind::Bluesky => Arc::new(bluesky::Bluesky::new(c, token)),
     })
 }
 
@@ -216,6 +220,21 @@ pub fn limits(channels: &Channels) -> Vec<ChannelLimit> {
     out
 }
 
+/// How a post from `handle` on `channel` is taken in: the spam rules of the configuration, the
+/// same whichever way the post came (a connector or the webhook endpoint).
+pub fn ingest_options(config: &Config, channel: &str, handle: &str, visibility: Option<String>) -> IngestOptions {
+    let spam = &config.spam;
+    IngestOptions {
+        visibility,
+        spam: Some(SpamRules {
+            blocked: spam.is_blocked(channel, handle),
+            flood_max: spam.flood_max_posts,
+            flood_window_ms: spam.flood_window_seconds as i64 * 1000,
+            duplicate_window_ms: spam.duplicate_window_minutes as i64 * 60_000,
+        }),
+    }
+}
+
 /// What one ingest pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
@@ -239,33 +258,44 @@ pub async fn ingest_once(state: &AppState, connector: &dyn Connector) -> Channel
     let mut report = IngestReport::default();
     for _ in 0..MAX_PAGES {
         let page = connector.fetch(cursor.clone()).await?;
-        for item in page.items {
-            let spam = &state.config.spam;
-            let opts = IngestOptions {
-                visibility: item.visibility,
-                spam: Some(SpamRules {
-                    blocked: spam.is_blocked(&name, &item.message.customer.handle),
-                    flood_max: spam.flood_max_posts,
-                    flood_window_ms: spam.flood_window_seconds as i64 * 1000,
-                    duplicate_window_ms: spam.duplicate_window_minutes as i64 * 60_000,
-                }),
-            };
-            let class = routing::classify(&state.config, &name, &item.message.text);
-            let external_id = item.message.external_id.clone();
-            match state.store.ingest(item.message, &opts, &class, state.lease_ms(), state.now()).await {
-                Ok(o) => match o.outcome.as_str() {
-                    "created" | "reopened" => report.created += 1,
-                    "followup" => report.followups += 1,
-                    "held" => report.held += 1,
-                    _ => report.duplicates += 1,
-                },
-                // A post the store cannot take (an image with no text) would block the channel
-                // forever if it stopped the pass.
-                Err(crate::error::Error::Invalid(m)) => {
-                    tracing::warn!(channel = %name, external_id, reason = %m, "skipped a post the store cannot take");
-                    report.skipped += 1;
+        let items: Vec<_> = page
+            .items
+            .into_iter()
+            .map(|item| {
+                let opts = ingest_options(&state.config, &name, &item.message.customer.handle, item.visibility);
+                let class = routing::classify(&state.config, &name, &item.message.text);
+                (item.message, opts, class)
+            })
+            .collect();
+        // One transaction for the page; if the store refuses one post of it, post by post, so
+        // the rest still go in.
+        let outcomes = match state.store.ingest_batch(items.clone(), state.lease_ms(), state.now()).await {
+            Ok(outcomes) => outcomes,
+            Err(crate::error::Error::Invalid(_)) => {
+                let mut outcomes = Vec::new();
+                for (msg, opts, class) in items {
+                    let external_id = msg.external_id.clone();
+                    match state.store.ingest(msg, &opts, &class, state.lease_ms(), state.now()).await {
+                        Ok(o) => outcomes.push(o),
+                        // A post the store cannot take (an image with no text) would block the
+                        // channel forever if it stopped the pass.
+                        Err(crate::error::Error::Invalid(m)) => {
+                            tracing::warn!(channel = %name, external_id, reason = %m, "skipped a post the store cannot take");
+                            report.skipped += 1;
+                        }
+                        Err(e) => return Err(store_err(e)),
+                    }
                 }
-                Err(e) => return Err(store_err(e)),
+                outcomes
+            }
+            Err(e) => return Err(store_err(e)),
+        };
+        for o in outcomes {
+            match o.outcome.as_str() {
+                "created" | "reopened" => report.created += 1,
+                "followup" => report.followups += 1,
+                "held" => report.held += 1,
+                _ => report.duplicates += 1,
             }
         }
         if let Some(c) = page.cursor {

@@ -73,6 +73,7 @@ async fn attempt(state: &AppState, item: &OutboxItem, now: Millis) -> crate::err
         in_reply_to: reply_to,
         visibility: item.visibility.clone(),
         idempotency_key: item.idempotency_key.clone(),
+        created_at: item.created_at,
     };
     // Refused here, before any request: the network would refuse it anyway, and a 422 costs a
     // request from the rate-limit budget.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -13,10 +13,10 @@ use serde::Deserialize;
 use super::extract::{Body, Caller, authenticate, parse_id};
 use super::{ApiError, ApiResult, AppState, openapi, webhook};
 use crate::model::{AgentStatus, QuestionState, Role};
-use crate::routing;
 use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
+use crate::{channels, routing};
 
-pub fn router() -> Router<AppState> {
+pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/directory", get(directory))
@@ -40,7 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/me/status", axum::routing::put(set_status))
         .route("/stats", get(stats))
-        .route("/inbound", post(inbound))
+        // A batch of up to 1,000 messages is larger than any other request.
+        .route("/inbound", post(inbound).layer(DefaultBodyLimit::max(config.webhook.max_batch_bytes)))
         .route("/agents", get(list_agents).post(add_agent))
         .route("/agents/{handle}/disable", post(disable_agent))
         .route("/agents/{handle}/tokens", post(issue_token))
@@ -396,20 +397,21 @@ async fn inbound(
     if items.is_empty() || items.len() > 1000 {
         return Err(ApiError::bad_request("send 1 to 1000 messages at once"));
     }
-    let mut outcomes = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let msg: NewInbound = serde_json::from_value(item)
             .map_err(|e| ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() }))?;
+        let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
         let class = routing::classify(&s.config, &msg.channel, &msg.text);
-        let outcome = s.store.inbound(msg, &class, s.lease_ms(), s.now()).await.map_err(|e| {
-            let mut api = ApiError::from(e);
-            if batch {
-                api.message = format!("message {i}: {}", api.message);
-            }
-            api
-        })?;
-        outcomes.push(outcome);
+        parsed.push((msg, opts, class));
     }
+    // A batch goes in as one transaction: all of it, or (a message the store refuses) none.
+    let outcomes = if batch {
+        s.store.ingest_batch(parsed, s.lease_ms(), s.now()).await?
+    } else {
+        let Some((msg, opts, class)) = parsed.pop() else { return Err(ApiError::bad_request("no message")) };
+        vec![s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?]
+    };
     let created = outcomes.iter().any(|o| o.outcome != "duplicate");
     if created {
         s.reroute();

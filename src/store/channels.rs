@@ -17,6 +17,8 @@ pub struct OutboxItem {
     pub question_id: i64,
     pub channel: String,
     pub idempotency_key: String,
+    /// When the reply was approved: fixed for the row's life (Bluesky makes its record key of it).
+    pub created_at: Millis,
     /// Attempts made before this one.
     pub attempts: i64,
     /// Set when an earlier attempt may have reached the network (the process stopped, or the
@@ -117,7 +119,7 @@ impl Store {
         let mut conn = self.read().await?;
         let marks = vec!["?"; channels.len()].join(", ");
         let sql = format!(
-            "SELECT o.id, o.message_id, o.question_id, o.channel, o.idempotency_key, o.attempts, o.posting_started_at, \
+            "SELECT o.id, o.message_id, o.question_id, o.channel, o.idempotency_key, o.created_at, o.attempts, o.posting_started_at, \
              m.body, q.customer_handle, \
              (SELECT i.external_id FROM messages i WHERE i.question_id = o.question_id AND i.kind = 'inbound' \
               AND i.id < o.message_id ORDER BY i.id DESC LIMIT 1) AS reply_to, \
@@ -140,6 +142,7 @@ impl Store {
                     question_id: r.try_get("question_id")?,
                     channel: r.try_get("channel")?,
                     idempotency_key: r.try_get("idempotency_key")?,
+                    created_at: r.try_get("created_at")?,
                     attempts: r.try_get("attempts")?,
                     posting_started_at: r.try_get("posting_started_at")?,
                     body: r.try_get("body")?,

@@ -1,5 +1,7 @@
 //! Questions and their messages: inbound and threading, claims, replies, approvals, hand-offs.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -183,12 +185,23 @@ pub(super) async fn question_event(
     extra: serde_json::Value,
 ) -> Result<Question> {
     let q = must_load(tx.conn(), qid).await?;
-    let mut data = serde_json::json!({ "question": &q });
+    event_for(tx, kind, &q, actor, extra).await?;
+    Ok(q)
+}
+
+/// `question_event` for a question the caller has just read or written.
+async fn event_for(
+    tx: &mut WriteTx,
+    kind: &str,
+    q: &Question,
+    actor: Option<&str>,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let mut data = serde_json::json!({ "question": q });
     if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
         obj.extend(more);
     }
-    tx.event(kind, Some(qid), actor, data).await?;
-    Ok(q)
+    tx.event(kind, Some(q.id), actor, data).await
 }
 
 /// Puts a question back in the shared queue (release, expiry, a disabled holder).
@@ -394,9 +407,9 @@ impl Store {
         self.ingest(msg, &IngestOptions::default(), class, lease_ms, now).await
     }
 
-    /// `inbound` for a channel connector: also records the post's visibility and, with spam
-    /// rules, holds a post from a blocked account, an exact duplicate or a flood out of the
-    /// queue (outcome `held`) instead of threading it. All in one transaction.
+    /// `inbound` with options: records the post's visibility and, with spam rules, holds a post
+    /// from a blocked account, an exact duplicate or a flood out of the queue (outcome `held`)
+    /// instead of threading it. All in one transaction.
     pub async fn ingest(
         &self,
         msg: NewInbound,
@@ -406,99 +419,49 @@ impl Store {
         now: Millis,
     ) -> Result<InboundOutcome> {
         validate_inbound(&msg)?;
-        let received = msg.received_at.unwrap_or(now);
         let mut tx = self.write(now).await?;
-
-        // A second delivery of the same message is dropped (webhooks retry, streams replay).
-        let dup = sqlx::query("SELECT id, question_id FROM messages WHERE channel = ? AND external_id = ?")
-            .bind(msg.channel.clone())
-            .bind(msg.external_id.clone())
-            .fetch_optional(tx.conn())
-            .await?;
-        if let Some(row) = dup {
-            let qid: i64 = row.try_get("question_id")?;
-            let message_id: i64 = row.try_get("id")?;
-            let question = must_load(tx.conn(), qid).await?;
-            return Ok(InboundOutcome { outcome: "duplicate".into(), question, message_id });
-        }
-
-        let held = match &opts.spam {
-            Some(rules) => hold_reason(tx.conn(), &msg, rules, received).await?,
-            None => None,
-        };
-        // A held post starts a question of its own: threading it would let spam reopen a
-        // customer's question or reach the agent who answered it.
-        let thread = if held.is_some() { None } else { find_thread(tx.conn(), &msg).await? };
-        let (qid, outcome) = match thread {
-            Some(qid) => (qid, None),
-            None => {
-                let r = sqlx::query(
-                    "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
-                     text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
-                     state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                )
-                .bind(msg.channel.clone())
-                .bind(msg.external_id.clone())
-                .bind(msg.conversation_id.clone())
-                .bind(msg.customer.handle.clone())
-                .bind(msg.customer.name.clone())
-                .bind(msg.text.clone())
-                .bind(received)
-                .bind(class.topic.clone())
-                .bind(class.function.clone())
-                .bind(class.confidence as f64)
-                .bind(class.matched.clone())
-                .bind(msg.priority.unwrap_or(0))
-                .bind(class.sla_minutes as i64 * 60_000)
-                .bind(received + class.sla_minutes as i64 * 60_000)
-                .bind(if held.is_some() { "held" } else { "open" })
-                .bind(received)
-                .bind(now)
-                .bind(received)
-                .bind(held.clone())
-                .execute(tx.conn())
-                .await?;
-                (r.last_insert_rowid(), Some(if held.is_some() { "held" } else { "created" }))
-            }
-        };
-
-        let r = sqlx::query(
-            "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to, visibility) \
-             VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(qid)
-        .bind(msg.customer.handle.clone())
-        .bind(msg.text.clone())
-        .bind(received)
-        .bind(msg.channel.clone())
-        .bind(msg.external_id.clone())
-        .bind(msg.in_reply_to.clone())
-        .bind(opts.visibility.clone())
-        .execute(tx.conn())
-        .await?;
-        let message_id = r.last_insert_rowid();
-
-        let (outcome, question) = match outcome {
-            Some("held") => {
-                let q = question_event(
-                    &mut tx,
-                    event_kind::QUESTION_HELD,
-                    qid,
-                    None,
-                    serde_json::json!({ "reason": held }),
-                )
-                .await?;
-                ("held", q)
-            }
-            Some(created) => {
-                let q = question_event(&mut tx, event_kind::QUESTION_NEW, qid, None, serde_json::json!({})).await?;
-                (created, q)
-            }
-            None => followup(&mut tx, qid, message_id, received, lease_ms).await?,
-        };
+        let outcome = ingest_in_tx(&mut tx, msg, opts, class, lease_ms, now, Hints::default()).await?;
         tx.commit().await?;
-        Ok(InboundOutcome { outcome: outcome.into(), question, message_id })
+        Ok(outcome)
+    }
+
+    /// Many customer messages in one transaction, in order: what a webhook batch or a page from
+    /// a network brings. Every message is checked before anything is written, so a bad one
+    /// (named by its index) leaves the store unchanged. One commit instead of one per message is
+    /// what lets a burst of thousands go in within a second.
+    pub async fn ingest_batch(
+        &self,
+        items: Vec<(NewInbound, IngestOptions, Classification)>,
+        lease_ms: i64,
+        now: Millis,
+    ) -> Result<Vec<InboundOutcome>> {
+        for (i, (msg, _, _)) in items.iter().enumerate() {
+            validate_inbound(msg).map_err(|e| match e {
+                Error::Invalid(m) => Error::Invalid(format!("message {i}: {m}")),
+                other => other,
+            })?;
+        }
+        let mut tx = self.write(now).await?;
+        // One look for the whole batch instead of one per message; a message whose id comes
+        // twice in the batch, or is already stored, takes the careful path.
+        // Likewise for the spam rules: an account that never wrote before, and writes once in
+        // the batch, can be neither a duplicate nor a flood.
+        let stored = stored_external_ids(tx.conn(), &items).await?;
+        let writers = known_authors(tx.conn(), &items).await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut seen_authors = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(items.len());
+        for (msg, opts, class) in items {
+            let key = (msg.channel.clone(), msg.external_id.clone());
+            let author = (msg.channel.clone(), msg.customer.handle.clone());
+            let hints = Hints {
+                known_new: !stored.contains(&key) && seen.insert(key),
+                first_post: !writers.contains(&author) && seen_authors.insert(author),
+            };
+            out.push(ingest_in_tx(&mut tx, msg, &opts, &class, lease_ms, now, hints).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn claim(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
@@ -1075,6 +1038,164 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
 }
 
 /// Why a post should be held out of the queue, if it should.
+/// What a batch learned about a message before it is stored, to save a look per message.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hints {
+    /// The store does not have the message yet.
+    known_new: bool,
+    /// Its author has no earlier message on the channel.
+    first_post: bool,
+}
+
+type Items = [(NewInbound, IngestOptions, Classification)];
+
+/// Which of `items` (channel, external id) the store already has.
+async fn stored_external_ids(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
+    let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.external_id.as_str()));
+    found_per_channel(conn, keys, "SELECT external_id FROM messages WHERE channel = ? AND external_id IN").await
+}
+
+/// Which authors of `items` (channel, handle) have written on the channel before.
+async fn known_authors(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
+    let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.customer.handle.as_str()));
+    let sql = "SELECT DISTINCT author FROM messages WHERE kind = 'inbound' AND channel = ? AND author IN";
+    found_per_channel(conn, keys, sql).await
+}
+
+/// Runs `select` (ending in `IN`, taking the channel first) for the values of each channel and
+/// returns the (channel, value) pairs it found.
+async fn found_per_channel<'a>(
+    conn: &mut SqliteConnection,
+    keys: impl Iterator<Item = (&'a str, &'a str)>,
+    select: &str,
+) -> Result<HashSet<(String, String)>> {
+    let mut by_channel: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (channel, value) in keys {
+        by_channel.entry(channel).or_default().push(value);
+    }
+    let mut found = HashSet::new();
+    for (channel, values) in by_channel {
+        // SQLite takes 32,766 parameters; a batch is at most 1,000 messages.
+        for chunk in values.chunks(900) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("{select} ({marks})");
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(channel.to_string());
+            for v in chunk {
+                q = q.bind(v.to_string());
+            }
+            for v in q.fetch_all(&mut *conn).await? {
+                found.insert((channel.to_string(), v));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// One customer message, inside the caller's transaction (see [`Store::ingest`]), with what the
+/// caller already knows about it.
+async fn ingest_in_tx(
+    tx: &mut WriteTx,
+    msg: NewInbound,
+    opts: &IngestOptions,
+    class: &Classification,
+    lease_ms: i64,
+    now: Millis,
+    hints: Hints,
+) -> Result<InboundOutcome> {
+    let received = msg.received_at.unwrap_or(now);
+    // A second delivery of the same message is dropped (webhooks retry, streams replay).
+    let dup = if hints.known_new {
+        None
+    } else {
+        sqlx::query("SELECT id, question_id FROM messages WHERE channel = ? AND external_id = ?")
+            .bind(msg.channel.clone())
+            .bind(msg.external_id.clone())
+            .fetch_optional(tx.conn())
+            .await?
+    };
+    if let Some(row) = dup {
+        let qid: i64 = row.try_get("question_id")?;
+        let message_id: i64 = row.try_get("id")?;
+        let question = must_load(tx.conn(), qid).await?;
+        return Ok(InboundOutcome { outcome: "duplicate".into(), question, message_id });
+    }
+
+    let held = match &opts.spam {
+        Some(rules) if rules.blocked => Some(format!("blocked account {}", msg.customer.handle)),
+        Some(_) if hints.first_post => None,
+        Some(rules) => hold_reason(tx.conn(), &msg, rules, received).await?,
+        None => None,
+    };
+    // A held post starts a question of its own: threading it would let spam reopen a
+    // customer's question or reach the agent who answered it.
+    let thread = if held.is_some() { None } else { find_thread(tx.conn(), &msg).await? };
+    // A new question comes back from its INSERT, so its event needs no second read.
+    let (qid, created) = match thread {
+        Some(qid) => (qid, None),
+        None => {
+            let r = sqlx::query(
+                "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
+                 text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
+                 state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) \
+                 RETURNING *, NULL AS holder_handle, NULL AS answered_handle",
+            )
+            .bind(msg.channel.clone())
+            .bind(msg.external_id.clone())
+            .bind(msg.conversation_id.clone())
+            .bind(msg.customer.handle.clone())
+            .bind(msg.customer.name.clone())
+            .bind(msg.text.clone())
+            .bind(received)
+            .bind(class.topic.clone())
+            .bind(class.function.clone())
+            .bind(class.confidence as f64)
+            .bind(class.matched.clone())
+            .bind(msg.priority.unwrap_or(0))
+            .bind(class.sla_minutes as i64 * 60_000)
+            .bind(received + class.sla_minutes as i64 * 60_000)
+            .bind(if held.is_some() { "held" } else { "open" })
+            .bind(received)
+            .bind(now)
+            .bind(received)
+            .bind(held.clone())
+            .fetch_one(tx.conn())
+            .await?;
+            let q = question_from_row(&r)?;
+            (q.id, Some(q))
+        }
+    };
+
+    let r = sqlx::query(
+        "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to, visibility) \
+         VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(qid)
+    .bind(msg.customer.handle.clone())
+    .bind(msg.text.clone())
+    .bind(received)
+    .bind(msg.channel.clone())
+    .bind(msg.external_id.clone())
+    .bind(msg.in_reply_to.clone())
+    .bind(opts.visibility.clone())
+    .execute(tx.conn())
+    .await?;
+    let message_id = r.last_insert_rowid();
+
+    let (outcome, question) = match created {
+        Some(q) if held.is_some() => {
+            event_for(tx, event_kind::QUESTION_HELD, &q, None, serde_json::json!({ "reason": held })).await?;
+            ("held", q)
+        }
+        Some(q) => {
+            event_for(tx, event_kind::QUESTION_NEW, &q, None, serde_json::json!({})).await?;
+            ("created", q)
+        }
+        None => followup(tx, qid, message_id, received, lease_ms).await?,
+    };
+    Ok(InboundOutcome { outcome: outcome.into(), question, message_id })
+}
+
 async fn hold_reason(
     conn: &mut SqliteConnection,
     msg: &NewInbound,
@@ -1084,38 +1205,31 @@ async fn hold_reason(
     if rules.blocked {
         return Ok(Some(format!("blocked account {}", msg.customer.handle)));
     }
-    if rules.duplicate_window_ms > 0 {
-        let dup = sqlx::query(
-            "SELECT id FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ? \
-             AND body = ? LIMIT 1",
-        )
-        .bind(msg.channel.clone())
-        .bind(msg.customer.handle.clone())
-        .bind(received - rules.duplicate_window_ms)
-        .bind(msg.text.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = dup {
-            let id: i64 = r.try_get("id")?;
-            return Ok(Some(format!("duplicate of message #{id} from the same account")));
-        }
+    let dup_since = if rules.duplicate_window_ms > 0 { received - rules.duplicate_window_ms } else { Millis::MAX };
+    let flood_since = if rules.flood_max > 0 { received - rules.flood_window_ms } else { Millis::MAX };
+    if dup_since == Millis::MAX && flood_since == Millis::MAX {
+        return Ok(None);
     }
-    if rules.flood_max > 0 {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ?",
-        )
-        .bind(msg.channel.clone())
-        .bind(msg.customer.handle.clone())
-        .bind(received - rules.flood_window_ms)
-        .fetch_one(&mut *conn)
-        .await?;
-        if n >= rules.flood_max as i64 {
-            return Ok(Some(format!(
-                "flood: {} posts from this account within {} s",
-                n + 1,
-                rules.flood_window_ms / 1000
-            )));
-        }
+    // Both rules in one look at the account's recent posts.
+    let row = sqlx::query(
+        "SELECT MAX(CASE WHEN created_at >= ? AND body = ? THEN id END) AS dup_id, \
+         COALESCE(SUM(created_at >= ?), 0) AS recent \
+         FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ?",
+    )
+    .bind(dup_since)
+    .bind(msg.text.clone())
+    .bind(flood_since)
+    .bind(msg.channel.clone())
+    .bind(msg.customer.handle.clone())
+    .bind(dup_since.min(flood_since))
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(id) = row.try_get::<Option<i64>, _>("dup_id")? {
+        return Ok(Some(format!("duplicate of message #{id} from the same account")));
+    }
+    let n: i64 = row.try_get("recent")?;
+    if rules.flood_max > 0 && n >= rules.flood_max as i64 {
+        return Ok(Some(format!("flood: {} posts from this account within {} s", n + 1, rules.flood_window_ms / 1000)));
     }
     Ok(None)
 }

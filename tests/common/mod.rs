@@ -2,6 +2,8 @@
 //! client.
 #![allow(dead_code)]
 
+pub mod mastodon;
+
 use std::sync::Arc;
 
 use helphive::client::Client;

@@ -1,0 +1,129 @@
+//! mastodon-mock (PyPI), a stateful Mastodon API server: a real HTTP peer with accounts,
+//! statuses, threads, notifications, the streaming API and fault injection. `scripts/test`
+//! installs it and sets HELPHIVE_MASTODON_MOCK; each user starts its own on a free loopback port.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A mastodon-mock process, killed on drop.
+pub struct Mock {
+    child: std::process::Child,
+    pub base: String,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Mock {
+    pub async fn start() -> Mock {
+        let exe = std::env::var("HELPHIVE_MASTODON_MOCK").unwrap_or_default();
+        assert!(
+            !exe.is_empty() && std::path::Path::new(&exe).exists(),
+            "HELPHIVE_MASTODON_MOCK is not set to the mastodon_mock executable ('{exe}'): run the tests with scripts/test, which installs mastodon-mock 0.6.1 and sets it"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Its own directory: the mock reads .mastodon_mock.toml or pyproject.toml from there.
+        let dir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(&exe)
+            .args([
+                "serve",
+                "--in-memory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warning",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+        let mock = Mock {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: helphive::tls::client_builder().build().unwrap(),
+            _dir: dir,
+        };
+        for _ in 0..300 {
+            if let Ok(r) = mock.http.get(format!("{}/api/v1/instance", mock.base)).send().await
+                && r.status().is_success()
+            {
+                return mock;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("mastodon-mock did not answer on {} within 30 s", mock.base);
+    }
+
+    /// A local account and its token.
+    pub async fn account(&self, username: &str) -> (String, String) {
+        let v: Value = self
+            .http
+            .post(format!("{}/api/v1/_mock/dev_user", self.base))
+            .json(&json!({ "username": username }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (v["id"].as_str().unwrap().to_string(), v["access_token"].as_str().unwrap().to_string())
+    }
+
+    pub async fn post_status(&self, token: &str, text: &str, visibility: &str) -> String {
+        let v: Value = self
+            .http
+            .post(format!("{}/api/v1/statuses", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "status": text, "visibility": visibility }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Statuses replying to `status`, as anyone looking at the thread sees them.
+    pub async fn replies(&self, token: &str, status: &str) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/api/v1/statuses/{status}/context", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["descendants"].as_array().unwrap().iter().filter(|s| s["in_reply_to_id"] == json!(status)).cloned().collect()
+    }
+
+    pub async fn statuses_of(&self, account_id: &str) -> usize {
+        let v: Value = self
+            .http
+            .get(format!("{}/api/v1/accounts/{account_id}/statuses", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().unwrap().len()
+    }
+
+    pub async fn fault(&self, rule: Value) {
+        let r = self.http.post(format!("{}/api/v1/_mock/faults", self.base)).json(&rule).send().await.unwrap();
+        assert!(r.status().is_success(), "fault rule refused: {}", r.text().await.unwrap());
+    }
+}
