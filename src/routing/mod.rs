@@ -26,12 +26,15 @@ pub struct Classification {
 pub fn classify(config: &Config, channel: &str, text: &str) -> Classification {
     let haystack = normalise(text);
     let mut best: Option<(usize, &crate::config::TopicConfig, String)> = None;
+    // One buffer for every keyword: classification runs for each message of a burst.
+    let mut needle = String::new();
     for topic in &config.topics {
         let mut hits = 0;
         let mut first = None;
         for kw in &topic.keywords {
-            let needle = normalise(kw);
-            if !needle.trim().is_empty() && contains_words(&haystack, needle.trim()) {
+            normalise_into(kw, &mut needle);
+            // " word ": a plain substring search matches whole words only.
+            if needle.len() > 1 && haystack.contains(needle.as_str()) {
                 hits += 1;
                 first.get_or_insert_with(|| kw.clone());
             }
@@ -67,6 +70,13 @@ pub fn classify(config: &Config, channel: &str, text: &str) -> Classification {
 /// space at each end, so that word matching is a plain substring search for " word ".
 fn normalise(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    normalise_into(s, &mut out);
+    out
+}
+
+/// `normalise` into `out`, which is cleared first.
+fn normalise_into(s: &str, out: &mut String) {
+    out.clear();
     out.push(' ');
     let mut last_space = true;
     for c in s.chars().flat_map(char::to_lowercase) {
@@ -81,12 +91,6 @@ fn normalise(s: &str) -> String {
     if !last_space {
         out.push(' ');
     }
-    out
-}
-
-fn contains_words(haystack: &str, needle: &str) -> bool {
-    let padded = format!(" {needle} ");
-    haystack.contains(&padded)
 }
 
 #[cfg(test)]

@@ -388,19 +388,12 @@ async fn inbound(
             "send an admin bearer token or a Standard Webhooks signature",
         ));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    let (items, batch) = match value {
-        serde_json::Value::Array(items) => (items, true),
-        other => (vec![other], false),
-    };
-    if items.is_empty() || items.len() > 1000 {
+    let (messages, batch) = parse_inbound(&body)?;
+    if messages.is_empty() || messages.len() > 1000 {
         return Err(ApiError::bad_request("send 1 to 1000 messages at once"));
     }
-    let mut parsed = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let msg: NewInbound = serde_json::from_value(item)
-            .map_err(|e| ApiError::bad_request(if batch { format!("message {i}: {e}") } else { e.to_string() }))?;
+    let mut parsed = Vec::with_capacity(messages.len());
+    for msg in messages {
         let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
         let class = routing::classify(&s.config, &msg.channel, &msg.text);
         parsed.push((msg, opts, class));
@@ -417,10 +410,41 @@ async fn inbound(
         s.reroute();
     }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    // Serialised straight from the outcomes: a batch answer carries a thousand questions.
+    #[derive(serde::Serialize)]
+    struct Items {
+        items: Vec<crate::store::InboundOutcome>,
+    }
     if batch {
-        Ok((status, Json(serde_json::json!({ "items": outcomes }))))
+        Ok((status, Json(Items { items: outcomes })).into_response())
     } else {
-        Ok((status, Json(serde_json::to_value(&outcomes[0]).unwrap_or_default())))
+        let one = outcomes.into_iter().next();
+        Ok((status, Json(one)).into_response())
+    }
+}
+
+/// The body of `/inbound`: one message or an array of them (`true`). Parsed straight into
+/// messages; only a body that fails is parsed again, as JSON values, to name the bad message.
+fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<NewInbound>, bool)> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        if let Ok(v) = serde_json::from_slice::<Vec<NewInbound>>(body) {
+            return Ok((v, true));
+        }
+    } else if let Ok(m) = serde_json::from_slice::<NewInbound>(body) {
+        return Ok((vec![m], false));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    match value {
+        serde_json::Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                out.push(serde_json::from_value(item).map_err(|e| ApiError::bad_request(format!("message {i}: {e}")))?);
+            }
+            Ok((out, true))
+        }
+        other => Ok((vec![serde_json::from_value(other).map_err(|e| ApiError::bad_request(e.to_string()))?], false)),
     }
 }
 

@@ -147,7 +147,7 @@ pub const OPERATIONS: &[Operation] = &[
         "post",
         "/api/v1/inbound",
         "admin or webhook signature",
-        "Customer messages in: one object or an array of up to 1000. Threads follow-ups, reopens resolved questions, drops duplicates by (channel, external_id).",
+        "Customer messages in: one object or an array of up to 1000, stored in one transaction (all or none). Threads follow-ups, reopens resolved questions, drops duplicates by (channel, external_id), holds posts from blocked accounts, repeats and floods (outcome held).",
         Some("Inbound"),
     ),
     op("get", "/api/v1/agents", "admin", "All employees.", None),
