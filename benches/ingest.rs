@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::mastodon::Mock;
 use common::{Options, SECRET, TestApp, question, spawn_app_with};
-use helphive::channels::{self, Channels};
+use helphive::channels::{self, Channels, Connector};
 use helphive::client::StreamItem;
 use helphive::config::{ChannelConfig, Config};
 use helphive::routing;
@@ -142,7 +142,7 @@ async fn queued(app: &TestApp) -> u64 {
 
 /// A Mastodon desk: the mock, the brand, customers, and the app running the connector with the
 /// streaming API (polling only once an hour, so the stream does the work).
-async fn mastodon_desk(customers: usize) -> (Mock, TestApp, Vec<String>, tokio::task::JoinHandle<()>) {
+async fn mastodon_desk(customers: usize) -> (Mock, TestApp, Vec<String>, tokio::task::JoinHandle<()>, String) {
     let mock = Mock::start().await;
     let (_, brand) = mock.account("helpdesk").await;
     let mut tokens = Vec::new();
@@ -154,18 +154,21 @@ async fn mastodon_desk(customers: usize) -> (Mock, TestApp, Vec<String>, tokio::
         mock.base
     ))
     .unwrap();
-    let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand, true));
+    let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand.clone(), true));
     let app = app(Some(Channels { connectors: vec![(masto, Duration::from_secs(3600))] })).await;
     let running = channels::spawn(app.state.clone());
     // The stream is open once the connector has caught up after connecting.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    (mock, app, tokens, running)
+    (mock, app, tokens, running, brand)
 }
 
-/// Posts `n` mentions from 4 tasks as fast as the mock takes them; returns (posted/s, stored/s).
-async fn mastodon_stream(n: usize) -> (f64, f64) {
+/// Posts `n` mentions from 4 tasks as fast as the mock takes them; returns (posted/s, stored/s,
+/// catch-up/s): the last is a second desk reading the same `n` mentions as a backlog (a server
+/// back after downtime), page after page, which is bound by the connector and not by how fast
+/// the peer takes posts.
+async fn mastodon_stream(n: usize) -> (f64, f64, f64) {
     // Four posts per customer: under the shipped flood rule (five within five minutes).
-    let (mock, app, tokens, running) = mastodon_desk(n.div_ceil(4)).await;
+    let (mock, app, tokens, running, brand) = mastodon_desk(n.div_ceil(4)).await;
     let mock = Arc::new(mock);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = Instant::now();
@@ -195,12 +198,34 @@ async fn mastodon_stream(n: usize) -> (f64, f64) {
     let stored = t.elapsed();
     running.abort();
     assert_eq!(queued(&app).await, n as u64, "each mention became one question");
-    (rate(n, posted), rate(n, stored))
+
+    let c: ChannelConfig = toml::from_str(&format!(
+        "kind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n",
+        mock.base
+    ))
+    .unwrap();
+    let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand, false));
+    let later = app_with_connector(masto.clone()).await;
+    masto.prepare().await.unwrap();
+    // Read from the start of the account's notifications: all n are a backlog.
+    later.store.set_channel_cursor("mastodon", "0", helphive::store::now_ms()).await.unwrap();
+    let t = Instant::now();
+    while queued(&later).await < n as u64 {
+        let r = channels::ingest_once(&later.state, masto.as_ref()).await.unwrap();
+        assert!(r.created > 0 || queued(&later).await >= n as u64, "the backlog stopped at {r:?}");
+    }
+    let caught_up = t.elapsed();
+    assert_eq!(queued(&later).await, n as u64, "each mention became one question");
+    (rate(n, posted), rate(n, stored), rate(n, caught_up))
+}
+
+async fn app_with_connector(c: Arc<channels::mastodon::Mastodon>) -> TestApp {
+    app(Some(Channels { connectors: vec![(c, Duration::from_secs(3600))] })).await
 }
 
 /// One mention at a time: from the post request to the question.new event on an agent's stream.
 async fn post_to_screen(n: usize) -> Vec<Duration> {
-    let (mock, app, tokens, running) = mastodon_desk(n.div_ceil(4)).await;
+    let (mock, app, tokens, running, _) = mastodon_desk(n.div_ceil(4)).await;
     let mut events = app.admin.events(None);
     while !matches!(events.recv().await, Some(StreamItem::Connected)) {}
     let mut out = Vec::with_capacity(n);
@@ -246,7 +271,7 @@ async fn main() {
         let app = app(None).await;
         webhook(&app, messages("o", sizes.single), 1, 8).await
     };
-    let (posted, stored) = mastodon_stream(sizes.stream).await;
+    let (posted, stored, caught_up) = mastodon_stream(sizes.stream).await;
     let mut lat = post_to_screen(sizes.latency).await;
     if !full {
         println!("ok: every post arrived once on every path");
@@ -259,6 +284,7 @@ async fn main() {
     println!("{:<44} {:>12.0}", "webhook HTTP, 1 per request, 8 senders", single);
     println!("{:<44} {:>12.0}", "mastodon-mock took posts (baseline)", posted);
     println!("{:<44} {:>12.0}", "Mastodon stream -> stored", stored);
+    println!("{:<44} {:>12.0}", "Mastodon backlog, pages of 40 -> stored", caught_up);
     println!();
     println!("webhook batches / store: {:.2}; webhook batches: {hook:.0}/s (goal >= 5000/s)", hook / base);
     println!("Mastodon stored / peer posted: {:.2} (1.00: ingest keeps up with the network)", stored / posted);
