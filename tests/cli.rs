@@ -1,5 +1,5 @@
 //! The `helphive` binary as an admin uses it: help texts, the admin commands on the server's
-//! database, configuration lookup, and durability across `kill -9`.
+//! database, configuration lookup, durability across `kill -9`, and a channel over HTTPS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::io::{BufRead, BufReader};
@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod common;
 
 use helphive::client::Client;
 use helphive::model::QuestionState;
@@ -56,7 +58,12 @@ impl Drop for Server {
 }
 
 fn start_server(dir: &Path) -> Server {
-    let mut child = cmd(dir)
+    start_server_with(cmd(dir))
+}
+
+/// `serve` on a free port from `c` (a `cmd` with more flags or environment).
+fn start_server_with(mut c: Command) -> Server {
+    let mut child = c
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("HELPHIVE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -361,4 +368,65 @@ fn demo_runs_headless_and_prints_a_summary() {
     assert!(e.contains("--duration goes with --headless"), "{e}");
     let e = run_err(cmd(dir.path()).args(["demo", "--headless", "--scenario", "/nonexistent.toml"]));
     assert!(e.contains("/nonexistent.toml"), "{e}");
+}
+
+/// `helphive serve` runs a Mastodon channel over HTTPS: mastodon-mock serves TLS with a
+/// certificate from a test CA, which the server trusts through SSL_CERT_FILE (the system
+/// certificate store's override); a mention comes in and the reply goes out through the outbox.
+/// Without the CA the certificate is refused.
+#[tokio::test]
+async fn serve_runs_a_mastodon_channel_over_verified_https() {
+    use common::mastodon::{Mock, test_certificates};
+    let dir = tempfile::tempdir().unwrap();
+    let certs = test_certificates(dir.path());
+    let mock = Mock::start_tls(&certs).await;
+    let (_, brand) = mock.account("helpdesk").await;
+    let (_, alice) = mock.account("alice").await;
+
+    // The certificate is checked: without the test CA the TLS handshake fails.
+    let e = run_err(cmd(dir.path()).args(["--server", &mock.base, "--token", "t", "stats"]));
+    assert!(e.contains("UnknownIssuer") || e.contains("certificate"), "{e}");
+
+    let config = dir.path().join("https.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[channels]]\nkind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\n\
+             token_env = \"HELPHIVE_TEST_MASTODON_TOKEN\"\npoll_seconds = 1\nstream = true\n",
+            mock.base
+        ),
+    )
+    .unwrap();
+    let admin =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let token = add_agent(dir.path(), &["--handle", "dana", "--name", "Dana", "--function", "delivery"]);
+    let mut c = cmd(dir.path());
+    c.arg("--config").arg(&config).env("SSL_CERT_FILE", &certs.0).env("HELPHIVE_TEST_MASTODON_TOKEN", &brand);
+    let server = start_server_with(c);
+    let admin = Client::new(&server.base, &admin).unwrap();
+
+    let status = mock.post_status(&alice, "@helpdesk where is my parcel?", "public").await;
+    let mut question = None;
+    for _ in 0..100 {
+        let page = admin.queue(&Default::default()).await.unwrap();
+        question = page.items.into_iter().find(|q| q.external_id == status);
+        if question.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let q = question.expect("the mention came in over HTTPS within 20 s");
+    let dana = Client::new(&server.base, &token).unwrap();
+    dana.claim(q.id).await.unwrap();
+    dana.reply(q.id, "It ships today.", "https-1").await.unwrap();
+    let mut replies = Vec::new();
+    for _ in 0..100 {
+        replies = mock.replies(&alice, &status).await;
+        if !replies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(replies.len(), 1, "the reply went out over HTTPS, once");
+    assert!(replies[0]["content"].as_str().unwrap().contains("It ships today."));
 }

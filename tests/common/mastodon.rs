@@ -21,8 +21,43 @@ impl Drop for Mock {
     }
 }
 
+/// A certificate authority and a server certificate for 127.0.0.1 it signed, made with the
+/// `openssl` command in `dir`: (CA, certificate, key) paths.
+pub fn test_certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]
+        .into_iter()
+        .chain(["-subj", "/CN=helphive test CA", "-addext", "basicConstraints=critical,CA:TRUE"])
+        .chain(["-addext", "keyUsage=critical,keyCertSign"])
+        .collect::<Vec<_>>());
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"]
+        .into_iter()
+        .chain(["-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf"])
+        .collect::<Vec<_>>());
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
 impl Mock {
     pub async fn start() -> Mock {
+        Self::start_with(None).await
+    }
+
+    /// Serves HTTPS with `(ca, certificate, key)` from [`test_certificates`]; the mock's own
+    /// client trusts the CA.
+    pub async fn start_tls(certs: &(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)) -> Mock {
+        Self::start_with(Some(certs)).await
+    }
+
+    async fn start_with(tls: Option<&(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>) -> Mock {
         let exe = std::env::var("HELPHIVE_MASTODON_MOCK").unwrap_or_default();
         assert!(
             !exe.is_empty() && std::path::Path::new(&exe).exists(),
@@ -31,28 +66,25 @@ impl Mock {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // Its own directory: the mock reads .mastodon_mock.toml or pyproject.toml from there.
         let dir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(&exe)
-            .args([
-                "serve",
-                "--in-memory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--log-level",
-                "warning",
-            ])
+        let mut command = std::process::Command::new(&exe);
+        if let Some((_, cert, key)) = tls {
+            command.arg("serve").arg("--ssl-certfile").arg(cert).arg("--ssl-keyfile").arg(key);
+        } else {
+            command.arg("serve");
+        }
+        let child = command
+            .args(["--in-memory", "--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "warning"])
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let mock = Mock {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: helphive::tls::client_builder().build().unwrap(),
-            _dir: dir,
-        };
+        let mut http = helphive::tls::client_builder();
+        if let Some((ca, _, _)) = tls {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap());
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mock = Mock { child, base: format!("{scheme}://127.0.0.1:{port}"), http: http.build().unwrap(), _dir: dir };
         for _ in 0..300 {
             if let Ok(r) = mock.http.get(format!("{}/api/v1/instance", mock.base)).send().await
                 && r.status().is_success()
