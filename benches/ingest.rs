@@ -26,7 +26,7 @@ use common::mastodon::Mock;
 use common::{Options, SECRET, TestApp, question, spawn_app_with};
 use helphive::channels::{self, Channels, Connector};
 use helphive::client::StreamItem;
-use helphive::config::{ChannelConfig, Config};
+use helphive::config::Config;
 use helphive::routing;
 use helphive::server::webhook;
 
@@ -149,11 +149,7 @@ async fn mastodon_desk(customers: usize) -> (Mock, TestApp, Vec<String>, tokio::
     for i in 0..customers {
         tokens.push(mock.account(&format!("customer{i}")).await.1);
     }
-    let c: ChannelConfig = toml::from_str(&format!(
-        "kind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n",
-        mock.base
-    ))
-    .unwrap();
+    let c = mock.channel_config();
     let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand.clone(), true));
     let app = app(Some(Channels { connectors: vec![(masto, Duration::from_secs(3600))] })).await;
     let running = channels::spawn(app.state.clone());
@@ -199,11 +195,7 @@ async fn mastodon_stream(n: usize) -> (f64, f64, f64) {
     running.abort();
     assert_eq!(queued(&app).await, n as u64, "each mention became one question");
 
-    let c: ChannelConfig = toml::from_str(&format!(
-        "kind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n",
-        mock.base
-    ))
-    .unwrap();
+    let c = mock.channel_config();
     let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand, false));
     let later = app_with_connector(masto.clone()).await;
     masto.prepare().await.unwrap();

@@ -75,7 +75,7 @@ impl Customer {
         let mut record = json!({
             "$type": "app.bsky.feed.post",
             "text": text,
-            "createdAt": helphive::channels::bluesky::iso8601(helphive::store::now_ms()),
+            "createdAt": helphive::channels::http::format_iso8601(helphive::store::now_ms()),
             "facets": [{
                 "index": { "byteStart": at, "byteEnd": at + "@brand.test".len() },
                 "features": [{ "$type": "app.bsky.richtext.facet#mention", "did": brand_did }],

@@ -13,18 +13,12 @@ use common::mastodon::Mock;
 use common::{Options, new_agent, spawn_app_with};
 use helphive::channels::{self, Channels, Connector, Outgoing, outbox};
 use helphive::clock::Clock;
-use helphive::config::ChannelConfig;
 use helphive::model::{ReplyStatus, Role};
 use helphive::store::QueueFilter;
 use serde_json::json;
 
 fn connector(mock: &Mock, token: &str, stream: bool) -> Arc<dyn Connector> {
-    let c: ChannelConfig = toml::from_str(&format!(
-        "kind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n",
-        mock.base
-    ))
-    .unwrap();
-    Arc::new(channels::mastodon::Mastodon::new(&c, token.to_string(), stream))
+    Arc::new(channels::mastodon::Mastodon::new(&mock.channel_config(), token.to_string(), stream))
 }
 
 struct Setup {

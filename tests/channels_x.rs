@@ -437,3 +437,21 @@ async fn spam_is_held_visible_under_the_held_filter_and_a_lead_lets_it_in() {
     assert_eq!(s.app.admin.queue(&QueueQuery::default()).await.unwrap().total, 4);
     dana.claim(dup.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_post_the_store_cannot_take_is_skipped_and_the_rest_of_the_page_goes_in() {
+    let s = setup(Config::builtin()).await;
+    s.app.store.set_channel_cursor("x", "0", T0).await.unwrap();
+    let before = s.mention("carol", "@helpdesk is my order shipped?");
+    s.mention("erin", "   ");
+    let after = s.mention("frank", "@helpdesk the coupon does not work");
+    let r = channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    assert_eq!((r.created, r.skipped), (2, 1));
+    let queue = s.app.admin.queue(&QueueQuery::default()).await.unwrap();
+    let mut ids: Vec<String> = queue.items.iter().map(|q| q.external_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, [before, after]);
+    // The cursor moved past it: the next pass does not stumble on it again.
+    let r = channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    assert_eq!((r.created, r.skipped), (0, 0));
+}

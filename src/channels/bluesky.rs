@@ -19,7 +19,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::http::{parse_iso8601, retry_at, send_error};
+use super::http::{error_from, format_iso8601, parse_iso8601, send_error};
 use super::{ChannelError, ChannelResult, Connector, Incoming, Outgoing, Page, Posted};
 use crate::config::ChannelConfig;
 use crate::model::{Customer, Millis};
@@ -73,18 +73,7 @@ impl Answer {
     }
 
     fn into_error(self, now: Millis) -> ChannelError {
-        let detail = match (self.body["error"].as_str(), self.body["message"].as_str()) {
-            (Some(e), Some(m)) => format!("{e}: {m}"),
-            (Some(e), None) => e.to_string(),
-            _ => self.text.chars().take(200).collect::<String>().trim().to_string(),
-        };
-        let message = format!("HTTP {}: {detail}", self.status.as_u16());
-        let s = self.status;
-        if s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::REQUEST_TIMEOUT || s.is_server_error() {
-            ChannelError::Transient { message, retry_at: retry_at(&self.headers, now), maybe_sent: false }
-        } else {
-            ChannelError::Permanent { message }
-        }
+        error_from(self.status, &self.headers, &self.text, now)
     }
 }
 
@@ -348,7 +337,7 @@ impl Connector for Bluesky {
             let mut record = json!({
                 "$type": POST,
                 "text": reply.text,
-                "createdAt": iso8601(now),
+                "createdAt": format_iso8601(now),
                 "reply": { "root": root_ref, "parent": parent_ref },
             });
             let facets = self.facets(&reply.text).await;
@@ -392,23 +381,6 @@ impl Connector for Bluesky {
             Err(a.into_error(crate::store::now_ms()))
         })
     }
-}
-
-/// ms since the epoch as the UTC time Bluesky records carry, `2026-11-23T18:37:10.919Z`.
-pub fn iso8601(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
 }
 
 /// The record key of a reply: a TID (the form `app.bsky.feed.post` keys take) made of the time
@@ -520,12 +492,5 @@ mod tests {
         // Sorted like their times.
         assert!(tid(1_000_000, 5) < tid(2_000_000, 0));
         assert_eq!(tid(0, 0), "2222222222222");
-    }
-
-    #[test]
-    fn times_print_as_utc() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_459_030_919), "2026-11-23T18:37:10.919Z");
-        assert_eq!(parse_iso8601(&iso8601(951_782_400_123)), Some(951_782_400_123));
     }
 }

@@ -72,10 +72,13 @@ pub fn send_error(e: &reqwest::Error) -> ChannelError {
     ChannelError::Transient { message: format!("network error: {e}"), retry_at: None, maybe_sent: !e.is_connect() }
 }
 
-/// The human part of an error body: Mastodon `{"error": ...}`, X `{"detail"|"title"|"errors"}`,
-/// else the first 200 characters.
+/// The human part of an error body: XRPC (Bluesky) `{"error": name, "message": ...}`, Mastodon
+/// `{"error": ...}`, X `{"detail"|"title"|"errors"}`, else the first 200 characters.
 fn error_text(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        if let (Some(e), Some(m)) = (v["error"].as_str(), v["message"].as_str()) {
+            return format!("{e}: {m}");
+        }
         for key in ["error", "detail", "title"] {
             if let Some(s) = v[key].as_str() {
                 return s.to_string();
@@ -133,6 +136,24 @@ pub fn parse_iso8601(s: &str) -> Option<Millis> {
     Some(secs * 1000 + ms)
 }
 
+/// ms since the epoch as a UTC ISO 8601 time, `2026-11-23T18:37:10.919Z` (what Bluesky records
+/// carry); the inverse of [`parse_iso8601`].
+pub fn format_iso8601(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
+}
+
 /// An HTTP date, `Sun, 06 Nov 1994 08:49:37 GMT`; ms since the epoch.
 pub fn parse_http_date(s: &str) -> Option<Millis> {
     let parts: Vec<&str> = s.split_whitespace().collect();
@@ -162,6 +183,9 @@ mod tests {
         assert_eq!(parse_iso8601("2026-11-23T19:37:10.919+01:00"), Some(1_795_459_030_919));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
         assert_eq!(parse_iso8601("soon"), None);
+        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_iso8601(1_795_459_030_919), "2026-11-23T18:37:10.919Z");
+        assert_eq!(parse_iso8601(&format_iso8601(951_782_400_123)), Some(951_782_400_123));
     }
 
     #[test]

@@ -258,38 +258,21 @@ pub async fn ingest_once(state: &AppState, connector: &dyn Connector) -> Channel
     let mut report = IngestReport::default();
     for _ in 0..MAX_PAGES {
         let page = connector.fetch(cursor.clone()).await?;
-        let items: Vec<_> = page
-            .items
-            .into_iter()
-            .map(|item| {
-                let opts = ingest_options(&state.config, &name, &item.message.customer.handle, item.visibility);
-                let class = routing::classify(&state.config, &name, &item.message.text);
-                (item.message, opts, class)
-            })
-            .collect();
-        // One transaction for the page; if the store refuses one post of it, post by post, so
-        // the rest still go in.
-        let outcomes = match state.store.ingest_batch(items.clone(), state.lease_ms(), state.now()).await {
-            Ok(outcomes) => outcomes,
-            Err(crate::error::Error::Invalid(_)) => {
-                let mut outcomes = Vec::new();
-                for (msg, opts, class) in items {
-                    let external_id = msg.external_id.clone();
-                    match state.store.ingest(msg, &opts, &class, state.lease_ms(), state.now()).await {
-                        Ok(o) => outcomes.push(o),
-                        // A post the store cannot take (an image with no text) would block the
-                        // channel forever if it stopped the pass.
-                        Err(crate::error::Error::Invalid(m)) => {
-                            tracing::warn!(channel = %name, external_id, reason = %m, "skipped a post the store cannot take");
-                            report.skipped += 1;
-                        }
-                        Err(e) => return Err(store_err(e)),
-                    }
-                }
-                outcomes
+        // A post the store cannot take (an image with no text) is skipped: it would block the
+        // channel forever if it stopped the pass. The rest go in as one transaction.
+        let mut items = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            if let Err(e) = crate::store::Store::check_inbound(&item.message) {
+                let external_id = &item.message.external_id;
+                tracing::warn!(channel = %name, external_id, reason = %e, "skipped a post the store cannot take");
+                report.skipped += 1;
+                continue;
             }
-            Err(e) => return Err(store_err(e)),
-        };
+            let opts = ingest_options(&state.config, &name, &item.message.customer.handle, item.visibility);
+            let class = routing::classify(&state.config, &name, &item.message.text);
+            items.push((item.message, opts, class));
+        }
+        let outcomes = state.store.ingest_batch(items, state.lease_ms(), state.now()).await.map_err(store_err)?;
         for o in outcomes {
             match o.outcome.as_str() {
                 "created" | "reopened" => report.created += 1,

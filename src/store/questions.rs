@@ -425,6 +425,11 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Whether the store would take `msg` (an id, a handle, some text…), without storing it.
+    pub fn check_inbound(msg: &NewInbound) -> Result<()> {
+        validate_inbound(msg)
+    }
+
     /// Many customer messages in one transaction, in order: what a webhook batch or a page from
     /// a network brings. Every message is checked before anything is written, so a bad one
     /// (named by its index) leaves the store unchanged. One commit instead of one per message is
@@ -1196,15 +1201,14 @@ async fn ingest_in_tx(
     Ok(InboundOutcome { outcome: outcome.into(), question, message_id })
 }
 
+/// Why a post from an account not on the blocked list (the caller checks that) is held: a
+/// repeat of its recent text, or one post too many within the flood window.
 async fn hold_reason(
     conn: &mut SqliteConnection,
     msg: &NewInbound,
     rules: &SpamRules,
     received: Millis,
 ) -> Result<Option<String>> {
-    if rules.blocked {
-        return Ok(Some(format!("blocked account {}", msg.customer.handle)));
-    }
     let dup_since = if rules.duplicate_window_ms > 0 { received - rules.duplicate_window_ms } else { Millis::MAX };
     let flood_since = if rules.flood_max > 0 { received - rules.flood_window_ms } else { Millis::MAX };
     if dup_since == Millis::MAX && flood_since == Millis::MAX {

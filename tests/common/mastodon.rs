@@ -97,6 +97,16 @@ impl Mock {
     }
 
     /// A local account and its token.
+    /// A `[[channels]]` entry for this mock's brand account `helpdesk` (the token is passed to
+    /// the connector directly).
+    pub fn channel_config(&self) -> helphive::config::ChannelConfig {
+        toml::from_str(&format!(
+            "kind = \"mastodon\"\nbase_url = \"{}\"\naccount = \"helpdesk\"\ntoken_env = \"UNUSED\"\n",
+            self.base
+        ))
+        .unwrap()
+    }
+
     pub async fn account(&self, username: &str) -> (String, String) {
         let v: Value = self
             .http
