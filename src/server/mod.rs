@@ -8,6 +8,7 @@ mod events;
 mod extract;
 pub mod hive;
 pub mod openapi;
+pub mod streams;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub struct AppState {
     functions: Arc<Vec<String>>,
     /// The social network connectors `serve` runs (none unless configured).
     pub channels: Arc<crate::channels::Channels>,
+    /// The open event streams, ended when their credentials go or the server stops.
+    pub streams: Arc<streams::Streams>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
             channels: Arc::new(crate::channels::Channels::default()),
+            streams: Arc::default(),
         }
     }
 

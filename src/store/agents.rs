@@ -258,7 +258,7 @@ impl Store {
         }
         tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
         tx.commit().await?;
-        self.forget_sessions();
+        self.announce_credentials_changed();
         self.agent_by_handle_in_writer(handle).await
     }
 
@@ -290,7 +290,9 @@ impl Store {
         }
         let token = insert_token(&mut tx, agent.id).await?;
         tx.commit().await?;
-        self.forget_sessions();
+        if revoke_others {
+            self.announce_credentials_changed();
+        }
         Ok(token)
     }
 
@@ -323,6 +325,30 @@ impl Store {
                 Ok(agent)
             }
         }
+    }
+
+    /// Of these token hashes, the ones that still sign in an enabled agent, read afresh (no
+    /// cache): open event streams are checked against it.
+    pub async fn valid_token_hashes(&self, hashes: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut valid = std::collections::HashSet::new();
+        let mut conn = self.read().await?;
+        // SQLite allows 32,766 parameters a statement; pages of 500 keep each query small.
+        for page in hashes.chunks(500) {
+            let marks = vec!["?"; page.len()].join(", ");
+            let sql = format!(
+                "SELECT t.hash FROM tokens t JOIN agents a ON a.id = t.agent_id \
+                 WHERE t.revoked_at IS NULL AND a.disabled = 0 AND t.hash IN ({marks})"
+            );
+            // Only placeholders are formatted in; the hashes are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for h in page {
+                q = q.bind(h.clone());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                valid.insert(row.try_get("hash")?);
+            }
+        }
+        Ok(valid)
     }
 
     /// Sets an agent's presence (online, away, offline).
