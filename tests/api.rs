@@ -661,3 +661,27 @@ async fn agents_pulling_at_once_each_get_a_question_while_any_waits() {
     let open = helphive::client::QueueQuery { state: Some("open".into()), ..Default::default() };
     assert_eq!(app.admin.queue(&open).await.unwrap().items.len(), 0, "nothing left waiting");
 }
+
+#[tokio::test]
+async fn the_last_admin_cannot_be_disabled_and_a_disabled_agent_can_be_enabled() {
+    let app = spawn_app().await;
+    let http = app.http();
+    let token = admin_token(&app).await;
+    let post = |path: &str| http.post(format!("{}/api/v1{path}", app.base)).bearer_auth(&token).send();
+    // root is the only admin: disabling itself would leave nobody to run the desk.
+    let r = post("/agents/root/disable").await.unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "last_admin", "{v}");
+    assert_eq!(app.admin.me().await.unwrap().handle, "root", "still signed in");
+    // With a second admin, either may go.
+    let (_, _second) = app.agent(new_agent("ada", "store", Role::Admin, &[])).await;
+    assert_eq!(post("/agents/ada/disable").await.unwrap().status(), 200);
+    assert_eq!(post("/agents/root/disable").await.unwrap().status(), 409, "ada is disabled: root is the last again");
+    // Enabling brings an agent back (with a new token; the old ones stay revoked).
+    let r = post("/agents/ada/enable").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["disabled"], false);
+    assert_eq!(post("/agents/ada/enable").await.unwrap().status(), 409, "not disabled");
+    assert_eq!(post("/agents/nobody/enable").await.unwrap().status(), 404);
+}

@@ -44,6 +44,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .route("/inbound", post(inbound).layer(DefaultBodyLimit::max(config.webhook.max_batch_bytes)))
         .route("/agents", get(list_agents).post(add_agent))
         .route("/agents/{handle}/disable", post(disable_agent))
+        .route("/agents/{handle}/enable", post(enable_agent))
         .route("/agents/{handle}/tokens", post(issue_token))
 }
 
@@ -512,6 +513,15 @@ async fn disable_agent(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "disabling agents")?;
     Ok(Json(s.store.disable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
+}
+
+async fn enable_agent(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "enabling agents")?;
+    Ok(Json(s.store.enable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
 }
 
 #[derive(Deserialize, Default)]

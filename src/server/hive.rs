@@ -142,7 +142,8 @@ impl Hive {
                 lapsed.get(&q).cloned().unwrap_or_default()
             });
             for o in &planned {
-                st.offers.insert(o.question, LiveOffer { agent: o.agent, expires_at: now.saturating_add(self.offer_ms) });
+                st.offers
+                    .insert(o.question, LiveOffer { agent: o.agent, expires_at: now.saturating_add(self.offer_ms) });
             }
             let breaches: Vec<i64> =
                 waiting.iter().filter(|q| q.sla_due_at <= now && st.breached.insert(q.id)).map(|q| q.id).collect();

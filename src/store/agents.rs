@@ -235,6 +235,19 @@ impl Store {
         let agent = load_agent_where(tx.conn(), "a.handle = ?", handle)
             .await?
             .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))?;
+        if agent.role == Role::Admin && !agent.disabled {
+            let admins: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(tx.conn())
+                .await?
+                .try_get("n")?;
+            if admins <= 1 {
+                // Nobody could add, enable or disable anyone through the API afterwards.
+                return Err(Error::conflict(
+                    "last_admin",
+                    format!("@{handle} is the last enabled admin; add or enable another admin first"),
+                ));
+            }
+        }
         sqlx::query("UPDATE agents SET disabled = 1, status = 'offline', status_at = ? WHERE id = ?")
             .bind(now)
             .bind(agent.id)
@@ -259,6 +272,27 @@ impl Store {
         tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
         tx.commit().await?;
         self.announce_credentials_changed();
+        self.agent_by_handle_in_writer(handle).await
+    }
+
+    /// Enables a disabled employee again. Their old tokens stay revoked: issue a new one.
+    pub async fn enable_agent(&self, handle: &str, actor: Option<&str>, now: Millis) -> Result<Agent> {
+        let handle = handle.trim_start_matches('@');
+        let mut tx = self.write(now).await?;
+        let agent = load_agent_where(tx.conn(), "a.handle = ?", handle)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))?;
+        if !agent.disabled {
+            return Err(Error::conflict("not_disabled", format!("@{handle} is not disabled")));
+        }
+        sqlx::query("UPDATE agents SET disabled = 0, status = 'offline', status_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(agent.id)
+            .execute(tx.conn())
+            .await?;
+        tx.event(event_kind::AGENT_ENABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
+        tx.commit().await?;
+        self.forget_sessions();
         self.agent_by_handle_in_writer(handle).await
     }
 
