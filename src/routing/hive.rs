@@ -234,18 +234,15 @@ pub fn best_question<'a>(
 pub fn ranked_questions<'a>(agent: &AgentState, waiting: &'a [QuestionInfo], now: Millis) -> Vec<&'a QuestionInfo> {
     let mut ranked: Vec<(&QuestionInfo, Tier)> =
         waiting.iter().filter_map(|q| eligible(agent, q, now).map(|t| (q, t))).collect();
-    ranked.sort_by(|(a, at), (b, bt)| pull_key(agent, b, *bt, now).cmp(&pull_key(agent, a, *at, now)));
+    ranked.sort_by_key(|(q, t)| std::cmp::Reverse(pull_key(agent, q, *t, now)));
     ranked.into_iter().map(|(q, _)| q).collect()
 }
 
-/// Larger is better: the customer's own follow-up, the best fit, not yet open to everyone, the
-/// most urgent.
-fn pull_key(
-    agent: &AgentState,
-    q: &QuestionInfo,
-    tier: Tier,
-    now: Millis,
-) -> (bool, std::cmp::Reverse<Tier>, bool, std::cmp::Reverse<(Millis, i32, QuestionId)>) {
+/// How a pull ranks one question; larger is better.
+type PullKey = (bool, std::cmp::Reverse<Tier>, bool, std::cmp::Reverse<(Millis, i32, QuestionId)>);
+
+/// The customer's own follow-up, the best fit, not yet open to everyone, the most urgent.
+fn pull_key(agent: &AgentState, q: &QuestionInfo, tier: Tier, now: Millis) -> PullKey {
     let mine = q.previous_agent == Some(agent.id);
     let fresh = q.allowed_tier(now) < Tier::Everyone;
     (mine, std::cmp::Reverse(tier), fresh, std::cmp::Reverse(q.urgency_key()))

@@ -427,7 +427,7 @@ async fn inbound(
         .map(|a| match a {
             Some(rejected) => rejected,
             None => match stored.next() {
-                Some(Ok(o)) => BatchAnswer::Stored(o),
+                Some(Ok(o)) => BatchAnswer::Stored(Box::new(o)),
                 Some(Err(e)) => BatchAnswer::rejected(e.into()),
                 None => BatchAnswer::rejected(ApiError::bad_request("not stored")),
             },
@@ -450,7 +450,7 @@ async fn inbound(
 #[derive(serde::Serialize)]
 #[serde(untagged)]
 enum BatchAnswer {
-    Stored(crate::store::InboundOutcome),
+    Stored(Box<crate::store::InboundOutcome>),
     Rejected { outcome: &'static str, error: ErrorBody },
 }
 
