@@ -330,6 +330,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 seed: *seed,
                 policies: policies.clone(),
                 scale: *scale,
+                misrouting: None,
             };
             // CPU-bound for seconds to minutes: off the async runtime's threads.
             let report = tokio::task::spawn_blocking(move || helphive::sim::run(&opts))
