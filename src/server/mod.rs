@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod extract;
 pub mod hive;
+pub mod metrics;
 pub mod openapi;
 pub mod webhook;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     functions: Arc<Vec<String>>,
     /// The social network connectors `serve` runs (none unless configured).
     pub channels: Arc<crate::channels::Channels>,
+    /// Counters for `/metrics` (served only when `[metrics]` is enabled).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
             channels: Arc::new(crate::channels::Channels::default()),
+            metrics: Arc::default(),
         }
     }
 
@@ -84,7 +88,7 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .nest("/api/v1", api::router(&state.config).merge(events::router()))
         .fallback(|| async {
@@ -97,8 +101,14 @@ pub fn app(state: AppState) -> Router {
                 "this endpoint does not take that method; see /api/v1/openapi.json",
             )
         })
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit));
+    // `layer` wraps every route and the fallbacks after routing, so the matched template is known.
+    let router = if state.config.metrics.enabled {
+        router.layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// Starts the background jobs: routing (offers, breaches), returning expired leases to the
