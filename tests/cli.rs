@@ -81,7 +81,7 @@ fn start_server_with(mut c: Command) -> Server {
 #[test]
 fn help_describes_every_command() {
     let top = run_ok(bin().arg("--help"));
-    for word in ["serve", "agent", "token", "webhook-secret", "bench", "--config", "--database"] {
+    for word in ["serve", "agent", "token", "backup", "webhook-secret", "bench", "completions", "man", "--config"] {
         assert!(top.contains(word), "--help mentions {word}:\n{top}");
     }
     let serve = run_ok(bin().args(["serve", "--help"]));
@@ -95,6 +95,103 @@ fn help_describes_every_command() {
     assert!(run_ok(bin().args(["token", "issue", "--help"])).contains("--revoke-others"));
     assert!(run_ok(bin().args(["bench", "--help"])).contains("--agents"));
     assert!(run_ok(bin().arg("webhook-secret")).starts_with("whsec_"));
+}
+
+/// The options `--help` lists for `args`: the flags that start a line.
+fn options(args: &[&str]) -> Vec<String> {
+    let help = run_ok(bin().args(args).arg("--help"));
+    help.lines()
+        .map(|l| l.trim_start())
+        .map(|l| if l.len() > 4 && l.starts_with('-') && &l[2..4] == ", " { &l[4..] } else { l })
+        .filter(|l| l.starts_with("--"))
+        .filter_map(|l| l.split([' ', ',']).next().map(str::to_string))
+        .collect()
+}
+
+const SHARED: [&str; 5] = ["--config", "--database", "--server", "--token", "--token-file"];
+
+/// Each command's --help lists the shared options it uses and none that it does not.
+fn assert_takes(args: &[&str], takes: &[&str]) {
+    let listed = options(args);
+    for flag in SHARED {
+        let expected = takes.contains(&flag);
+        assert_eq!(
+            listed.iter().any(|f| f == flag),
+            expected,
+            "`helphive {} --help` lists {flag}: {expected}",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn help_of_each_command_lists_only_the_options_it_takes() {
+    let client = ["--config", "--server", "--token", "--token-file"];
+    let store = ["--config", "--database"];
+    // The terminal (no command) and the commands that talk to a running server.
+    assert_takes(&[], &client);
+    assert_takes(&["dashboard"], &client);
+    assert_takes(&["stats"], &client);
+    // The commands that open the database.
+    for args in [
+        &["serve"][..],
+        &["agent"],
+        &["agent", "add"],
+        &["agent", "list"],
+        &["agent", "disable"],
+        &["token"],
+        &["token", "issue"],
+        &["backup"],
+        &["bench"],
+    ] {
+        assert_takes(args, &store);
+    }
+    // The demo reads the configuration for its terminal; the rest need none of them.
+    assert_takes(&["demo"], &["--config"]);
+    for args in [&["sim"][..], &["webhook-secret"], &["completions"], &["man"]] {
+        assert_takes(args, &[]);
+    }
+    // What a command does not take is refused, before or after its name, not ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let e = run_err(cmd(dir.path()).args(["agent", "add", "--server", "http://x", "--handle", "a"]));
+    assert!(e.contains("unexpected argument '--server'"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["serve", "--token", "t"]));
+    assert!(e.contains("unexpected argument '--token'"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["--server", "http://x", "agent", "list"]));
+    assert_eq!(e.trim(), "helphive: --server is not an option of `helphive agent` (see `helphive agent --help`)");
+    let e = run_err(cmd(dir.path()).args(["--database", "x.db", "sim"]));
+    assert!(e.contains("--database is not an option of `helphive sim`"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["--database", "x.db", "stats"]));
+    assert!(e.contains("--database is not an option of `helphive stats`"), "{e}");
+}
+
+/// The options a command takes work where they worked when they were global: before the
+/// command, after it, and between `agent` and its subcommand.
+#[test]
+fn shared_options_work_before_and_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let db = db.to_str().unwrap();
+    let add = |args: &[&str]| run_ok(cmd(dir.path()).args(args));
+    add(&["--database", db, "agent", "add", "--handle", "a1", "--name", "A", "--function", "store"]);
+    add(&["agent", "--database", db, "add", "--handle", "a2", "--name", "A", "--function", "store"]);
+    add(&["agent", "add", "--handle", "a3", "--name", "A", "--function", "store", "--database", db]);
+    let list = add(&["agent", "list", "--database", db]);
+    assert!(list.contains("@a1") && list.contains("@a2") && list.contains("@a3"), "{list}");
+    // The default database was not touched.
+    assert!(!add(&["agent", "list"]).contains("@a1"));
+    // The nearer one wins.
+    let other = dir.path().join("other.db");
+    let e = run_err(cmd(dir.path()).args([
+        "--database",
+        db,
+        "token",
+        "issue",
+        "a1",
+        "--database",
+        other.to_str().unwrap(),
+    ]));
+    assert_eq!(e.trim(), "helphive: no agent '@a1'");
 }
 
 #[test]
@@ -429,4 +526,191 @@ async fn serve_runs_a_mastodon_channel_over_verified_https() {
     }
     assert_eq!(replies.len(), 1, "the reply went out over HTTPS, once");
     assert!(replies[0]["content"].as_str().unwrap().contains("It ships today."));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let bash = run_ok(bin().args(["completions", "bash"]));
+    for word in ["_helphive()", "serve", "agent", "backup", "completions", "--bind", "--revoke-others"] {
+        assert!(bash.contains(word), "bash completions mention {word}");
+    }
+    assert!(run_ok(bin().args(["completions", "zsh"])).starts_with("#compdef helphive"));
+    assert!(run_ok(bin().args(["completions", "fish"])).contains("complete -c helphive"));
+    let e = run_err(bin().args(["completions", "tcsh"]));
+    assert!(e.contains("possible values"), "{e}");
+
+    let page = run_ok(bin().arg("man"));
+    assert!(page.contains(".TH helphive 1"), "{page}");
+    assert!(page.contains("backup") && page.contains("\\-\\-token\\-file"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(bin().args(["man", "--dir"]).arg(dir.path()));
+    let serve = std::fs::read_to_string(dir.path().join("helphive-serve.1")).unwrap();
+    assert!(serve.contains("\\-\\-bind") && serve.contains("\\-\\-database"), "{serve}");
+    assert!(dir.path().join("helphive-agent-add.1").exists());
+}
+
+/// A backup taken while the server writes is a database of its own that holds every question
+/// acknowledged before the backup began, with no holes in the event log; a server started on it
+/// serves them (the restore the README describes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_while_the_server_writes_holds_every_acknowledged_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_token =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let server = start_server(dir.path());
+    let admin = Client::new(&server.base, &admin_token).unwrap();
+    let acked: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (admin, acked, stop) = (admin.clone(), acked.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let ext = format!("b{w}-{i}");
+                let out = admin.inbound(&helphive_question(&ext, "refund please")).await.unwrap();
+                acked.lock().unwrap().push((ext, out.question.id));
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < 60 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before: Vec<(String, i64)> = acked.lock().unwrap().clone();
+    let file = dir.path().join("backup.db");
+    let mut backup = cmd(dir.path());
+    backup.arg("backup").arg(&file);
+    let out = tokio::task::spawn_blocking(move || backup.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "backup failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backed up "));
+    let during = acked.lock().unwrap().len();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(acked.lock().unwrap().len() > during || during > before.len(), "the server kept writing");
+    assert!(!dir.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".partial")));
+
+    // Restore: a server on a copy of the backup.
+    let restored = dir.path().join("restored.db");
+    std::fs::copy(&file, &restored).unwrap();
+    let mut c = cmd(dir.path());
+    c.arg("--database").arg(&restored);
+    let second = start_server_with(c);
+    let admin2 = Client::new(&second.base, &admin_token).unwrap();
+    for (ext, id) in &before {
+        let d = admin2.question(*id).await.unwrap_or_else(|e| panic!("question {ext} (#{id}) not in the backup: {e}"));
+        assert_eq!(&d.question.external_id, ext);
+    }
+    drop(second);
+    let store = helphive::store::Store::open(&helphive::store::StoreOptions {
+        database: restored.display().to_string(),
+        durability: helphive::config::Durability::Normal,
+        events_retained: 100_000,
+    })
+    .await
+    .unwrap();
+    let events = store.events_since(0, 1_000_000).await.unwrap();
+    assert!(events.len() >= before.len());
+    assert!(events.windows(2).all(|w| w[1].id == w[0].id + 1), "no holes in the event log");
+
+    // A backup never overwrites, and never invents a database.
+    let e = run_err(cmd(dir.path()).arg("backup").arg(&file));
+    assert!(e.contains("exists"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["backup", "--database"]).arg(dir.path().join("nope.db")).arg("x.db"));
+    assert!(e.contains("no database at"), "{e}");
+    assert!(!dir.path().join("nope.db").exists());
+    drop(server);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The value of the sample `series` (name and labels, as exposed) in a scrape, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_token =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let http = helphive::tls::client_builder().build().unwrap();
+    let port = free_port();
+    let scrape_url = format!("http://127.0.0.1:{port}/metrics");
+
+    // Not enabled: nothing listens on the metrics address, and the API has no /metrics.
+    let off = dir.path().join("off.toml");
+    std::fs::write(&off, format!("[metrics]\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut c = cmd(dir.path());
+    c.arg("--config").arg(&off);
+    let server = start_server_with(c);
+    assert!(http.get(&scrape_url).send().await.is_err(), "no metrics listener");
+    assert_eq!(http.get(format!("{}/metrics", server.base)).send().await.unwrap().status(), 404);
+    drop(server);
+
+    // Anywhere but loopback, a token is required.
+    let open = dir.path().join("open.toml");
+    std::fs::write(&open, "[metrics]\nenabled = true\nbind = \"0.0.0.0:0\"\n").unwrap();
+    let e = run_err(cmd(dir.path()).arg("--config").arg(&open).args(["serve", "--bind", "127.0.0.1:0"]));
+    assert!(e.contains("metrics.bind 0.0.0.0:0 is reachable from other machines"), "{e}");
+
+    let on = dir.path().join("on.toml");
+    std::fs::write(&on, format!("[metrics]\nenabled = true\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut c = cmd(dir.path());
+    c.arg("--config").arg(&on);
+    let server = start_server_with(c);
+    let scrape = || async { http.get(&scrape_url).send().await.unwrap().text().await.unwrap() };
+    let first = scrape().await;
+    assert!(first.contains("# TYPE helphive_http_requests_total counter"), "{first}");
+    assert_eq!(sample(&first, r#"helphive_queue_depth{function="billing"}"#), Some(0.0), "{first}");
+    assert_eq!(sample(&first, "helphive_event_streams_open"), Some(0.0), "{first}");
+    assert_eq!(sample(&first, "helphive_store_up"), Some(1.0), "{first}");
+
+    let admin = Client::new(&server.base, &admin_token).unwrap();
+    let q = admin.inbound(&helphive_question("m1", "refund please")).await.unwrap().question;
+    admin.question(q.id).await.unwrap();
+    admin.question(q.id).await.unwrap();
+    assert_eq!(admin.question(987_654).await.unwrap_err().status(), Some(404));
+    assert_eq!(http.get(format!("{}/no/such/path", server.base)).send().await.unwrap().status(), 404);
+    assert_eq!(http.get(format!("{}/metrics", server.base)).send().await.unwrap().status(), 404);
+    let stream = http.get(format!("{}/api/v1/events", server.base)).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+
+    let text = scrape().await;
+    let detail = r#"helphive_http_requests_total{method="GET",route="/api/v1/questions/{id}",status="#;
+    assert_eq!(sample(&text, &format!("{detail}\"200\"}}")), Some(2.0), "{text}");
+    assert_eq!(sample(&text, &format!("{detail}\"404\"}}")), Some(1.0), "{text}");
+    let inbound = r#"helphive_http_requests_total{method="POST",route="/api/v1/inbound",status="201"}"#;
+    assert_eq!(sample(&text, inbound), Some(1.0), "{text}");
+    // Unknown paths are one series, and no raw path (with its id) becomes a label.
+    let unmatched = r#"helphive_http_requests_total{method="GET",route="unmatched",status="404"}"#;
+    assert_eq!(sample(&text, unmatched), Some(2.0), "{text}");
+    assert!(!text.contains("no/such/path") && !text.contains(&format!("/questions/{}\"", q.id)), "{text}");
+    let count = r#"helphive_http_request_duration_seconds_count{method="GET",route="/api/v1/questions/{id}"}"#;
+    assert_eq!(sample(&text, count), Some(3.0), "{text}");
+    let inf = r#"helphive_http_request_duration_seconds_bucket{method="GET",route="/api/v1/questions/{id}",le="+Inf"}"#;
+    assert_eq!(sample(&text, inf), Some(3.0), "{text}");
+    assert_eq!(sample(&text, "helphive_event_streams_open"), Some(1.0), "{text}");
+    let function = &q.function;
+    assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("helphive_questions_open{{function=\"{function}\"}}")), Some(1.0), "{text}");
+    drop(stream);
+    drop(server);
+
+    // With a token, scrapers must send it.
+    let mut c = cmd(dir.path());
+    c.arg("--config").arg(&on).env("HELPHIVE_METRICS_TOKEN", "s3cret");
+    let _server = start_server_with(c);
+    let r = http.get(&scrape_url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.get(&scrape_url).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.get(&scrape_url).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("helphive_queue_depth"));
 }
