@@ -74,6 +74,12 @@ impl Store {
             let _ = std::fs::remove_file(&partial);
             return Err(e.into());
         }
+        // It holds what the database holds (token hashes, customers' messages): owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600));
+        }
         let size = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
         std::fs::rename(&partial, target).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
