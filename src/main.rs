@@ -198,8 +198,9 @@ enum Command {
         /// For the durability setting, functions and topics.
         #[command(flatten)]
         config: ConfigArg,
-        /// A database for the benchmark's agents and questions (default: fresh files in a
-        /// temporary directory). Never a help desk's own: the benchmark adds its agents to it.
+        /// Where the benchmark's databases go (default: fresh files in a temporary directory):
+        /// sqlite::memory:, or a path PATH for PATH.store.db and PATH.api.db, one per phase.
+        /// Never a help desk's own database.
         #[arg(long, value_name = "URL")]
         database: Option<String>,
         /// Simulated agents working at once.
