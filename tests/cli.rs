@@ -659,10 +659,19 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     let e = run_err(cmd(dir.path()).arg("--config").arg(&open).args(["serve", "--bind", "127.0.0.1:0"]));
     assert!(e.contains("metrics.bind 0.0.0.0:0 is reachable from other machines"), "{e}");
 
+    // A Mastodon channel whose instance refuses connections: its errors are counted.
     let on = dir.path().join("on.toml");
-    std::fs::write(&on, format!("[metrics]\nenabled = true\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
+    std::fs::write(
+        &on,
+        format!(
+            "[metrics]\nenabled = true\nbind = \"127.0.0.1:{port}\"\n\n[[channels]]\nkind = \"mastodon\"\n\
+             base_url = \"http://127.0.0.1:{}\"\naccount = \"helpdesk\"\ntoken_env = \"HELPHIVE_TEST_MASTODON_TOKEN\"\n",
+            free_port()
+        ),
+    )
+    .unwrap();
     let mut c = cmd(dir.path());
-    c.arg("--config").arg(&on);
+    c.arg("--config").arg(&on).env("HELPHIVE_TEST_MASTODON_TOKEN", "t");
     let server = start_server_with(c);
     let scrape = || async { http.get(&scrape_url).send().await.unwrap().text().await.unwrap() };
     let first = scrape().await;
@@ -699,12 +708,30 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     let function = &q.function;
     assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(1.0), "{text}");
     assert_eq!(sample(&text, &format!("helphive_questions_open{{function=\"{function}\"}}")), Some(1.0), "{text}");
+    let refused = r#"helphive_channel_errors_total{channel="mastodon",stage="prepare"}"#;
+    let mut errors = sample(&text, refused);
+    for _ in 0..50 {
+        if errors >= Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        errors = sample(&scrape().await, refused);
+    }
+    assert!(errors >= Some(1.0), "the refused connection counted: {errors:?}");
+    // A reply released to the outbox (no connector posts to webhooks): the backlog grows.
+    assert_eq!(sample(&text, r#"helphive_outbox_backlog{channel="webhook"}"#), None, "{text}");
+    admin.claim(q.id).await.unwrap();
+    admin.reply(q.id, "On its way.", "m1-reply").await.unwrap();
+    let text = scrape().await;
+    assert_eq!(sample(&text, r#"helphive_outbox_backlog{channel="webhook"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"helphive_outbox_failed{channel="webhook"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(0.0), "{text}");
     drop(stream);
     drop(server);
 
     // With a token, scrapers must send it.
     let mut c = cmd(dir.path());
-    c.arg("--config").arg(&on).env("HELPHIVE_METRICS_TOKEN", "s3cret");
+    c.arg("--config").arg(&on).env("HELPHIVE_METRICS_TOKEN", "s3cret").env("HELPHIVE_TEST_MASTODON_TOKEN", "t");
     let _server = start_server_with(c);
     let r = http.get(&scrape_url).send().await.unwrap();
     assert_eq!(r.status(), 401);
