@@ -124,15 +124,28 @@ fn assert_takes(args: &[&str], takes: &[&str]) {
     }
 }
 
+const CLIENT: [&str; 4] = ["--config", "--server", "--token", "--token-file"];
+const STORE: [&str; 2] = ["--config", "--database"];
+
+/// The terminal (no command) and the commands that talk to a running server: server and token,
+/// no database.
 #[test]
-fn help_of_each_command_lists_only_the_options_it_takes() {
-    let client = ["--config", "--server", "--token", "--token-file"];
-    let store = ["--config", "--database"];
-    // The terminal (no command) and the commands that talk to a running server.
-    assert_takes(&[], &client);
-    assert_takes(&["dashboard"], &client);
-    assert_takes(&["stats"], &client);
-    // The commands that open the database.
+fn help_of_the_terminal_commands_lists_server_and_token_not_database() {
+    assert_takes(&[], &CLIENT);
+    assert_takes(&["dashboard"], &CLIENT);
+    assert_takes(&["stats"], &CLIENT);
+    let dir = tempfile::tempdir().unwrap();
+    let e = run_err(cmd(dir.path()).args(["stats", "--database", "x.db"]));
+    assert!(e.contains("unexpected argument '--database'"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["--database", "x.db", "stats"]));
+    assert_eq!(e.trim(), "helphive: --database is not an option of `helphive stats` (see `helphive stats --help`)");
+    let e = run_err(cmd(dir.path()).args(["--database", "x.db"]));
+    assert!(e.contains("--database is not an option of the agent terminal"), "{e}");
+}
+
+/// The commands that open the database: database, no server or token.
+#[test]
+fn help_of_the_database_commands_lists_database_not_server_or_token() {
     for args in [
         &["serve"][..],
         &["agent"],
@@ -144,14 +157,8 @@ fn help_of_each_command_lists_only_the_options_it_takes() {
         &["backup"],
         &["bench"],
     ] {
-        assert_takes(args, &store);
+        assert_takes(args, &STORE);
     }
-    // The demo reads the configuration for its terminal; the rest need none of them.
-    assert_takes(&["demo"], &["--config"]);
-    for args in [&["sim"][..], &["webhook-secret"], &["completions"], &["man"]] {
-        assert_takes(args, &[]);
-    }
-    // What a command does not take is refused, before or after its name, not ignored.
     let dir = tempfile::tempdir().unwrap();
     let e = run_err(cmd(dir.path()).args(["agent", "add", "--server", "http://x", "--handle", "a"]));
     assert!(e.contains("unexpected argument '--server'"), "{e}");
@@ -159,10 +166,34 @@ fn help_of_each_command_lists_only_the_options_it_takes() {
     assert!(e.contains("unexpected argument '--token'"), "{e}");
     let e = run_err(cmd(dir.path()).args(["--server", "http://x", "agent", "list"]));
     assert_eq!(e.trim(), "helphive: --server is not an option of `helphive agent` (see `helphive agent --help`)");
+    let e = run_err(cmd(dir.path()).args(["--token-file", "t", "backup", "b.db"]));
+    assert!(e.contains("--token-file is not an option of `helphive backup`"), "{e}");
+}
+
+/// The demo reads the configuration for its terminal; it has its own server and database.
+#[test]
+fn help_of_the_demo_lists_config_only() {
+    assert_takes(&["demo"], &["--config"]);
+    let dir = tempfile::tempdir().unwrap();
+    let e = run_err(cmd(dir.path()).args(["--server", "http://x", "demo"]));
+    assert!(e.contains("--server is not an option of `helphive demo`"), "{e}");
+}
+
+/// The commands that need neither configuration, database nor server.
+#[test]
+fn help_of_the_standalone_commands_lists_none_of_them() {
+    for args in [&["sim"][..], &["webhook-secret"], &["completions"], &["man"]] {
+        assert_takes(args, &[]);
+    }
+    let dir = tempfile::tempdir().unwrap();
     let e = run_err(cmd(dir.path()).args(["--database", "x.db", "sim"]));
     assert!(e.contains("--database is not an option of `helphive sim`"), "{e}");
-    let e = run_err(cmd(dir.path()).args(["--database", "x.db", "stats"]));
-    assert!(e.contains("--database is not an option of `helphive stats`"), "{e}");
+    let e = run_err(cmd(dir.path()).args(["--config", "c.toml", "webhook-secret"]));
+    assert!(e.contains("--config is not an option of `helphive webhook-secret`"), "{e}");
+    // A broken configuration does not stop them.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "not toml [").unwrap();
+    assert!(run_ok(cmd(dir.path()).env("HELPHIVE_CONFIG", &bad).arg("webhook-secret")).starts_with("whsec_"));
 }
 
 /// The options a command takes work where they worked when they were global: before the
@@ -726,7 +757,17 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     assert_eq!(sample(&text, r#"helphive_outbox_backlog{channel="webhook"}"#), Some(1.0), "{text}");
     assert_eq!(sample(&text, r#"helphive_outbox_failed{channel="webhook"}"#), Some(0.0), "{text}");
     assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(0.0), "{text}");
+    // A stream the client closes stops counting.
     drop(stream);
+    let mut open = Some(1.0);
+    for _ in 0..100 {
+        open = sample(&scrape().await, "helphive_event_streams_open");
+        if open == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, Some(0.0), "the closed stream is no longer counted");
     drop(server);
 
     // With a token, scrapers must send it.
