@@ -749,6 +749,13 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
         errors = sample(&scrape().await, refused);
     }
     assert!(errors >= Some(1.0), "the refused connection counted: {errors:?}");
+    // A question three hours old is past its deadline: breaching.
+    let mut late = helphive_question("m2", "refund please");
+    late.received_at = Some(helphive::store::now_ms() - 3 * 3_600_000);
+    admin.inbound(&late).await.unwrap();
+    let text = scrape().await;
+    assert_eq!(sample(&text, &format!("helphive_questions_breaching{{function=\"{function}\"}}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(2.0), "{text}");
     // A reply released to the outbox (no connector posts to webhooks): the backlog grows.
     assert_eq!(sample(&text, r#"helphive_outbox_backlog{channel="webhook"}"#), None, "{text}");
     admin.claim(q.id).await.unwrap();
@@ -756,7 +763,7 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     let text = scrape().await;
     assert_eq!(sample(&text, r#"helphive_outbox_backlog{channel="webhook"}"#), Some(1.0), "{text}");
     assert_eq!(sample(&text, r#"helphive_outbox_failed{channel="webhook"}"#), Some(0.0), "{text}");
-    assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(0.0), "{text}");
+    assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(1.0), "{text}");
     // A stream the client closes stops counting.
     drop(stream);
     let mut open = Some(1.0);
