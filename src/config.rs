@@ -87,25 +87,33 @@ impl ChannelConfig {
 
     /// The access token, from the environment variable or the file; never from the config.
     pub fn token(&self) -> Result<String, ConfigError> {
-        let name = self.channel_name().to_string();
-        if !self.token_env.is_empty()
-            && let Ok(t) = std::env::var(&self.token_env)
-            && !t.trim().is_empty()
-        {
-            return Ok(t.trim().to_string());
-        }
-        if !self.token_file.is_empty() {
-            let path = PathBuf::from(&self.token_file);
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
-            return Ok(text.trim().to_string());
-        }
-        Err(ConfigError::Invalid {
-            path: format!("channel {name}"),
+        secret_from(&self.token_env, &self.token_file)?.ok_or_else(|| ConfigError::Invalid {
+            path: format!("channel {}", self.channel_name()),
             message: format!(
                 "no access token: set the environment variable {} or name a token_file",
                 if self.token_env.is_empty() { "(token_env)" } else { &self.token_env }
             ),
         })
+    }
+}
+
+/// A secret from the environment variable named `env` (when set and not blank), else from the
+/// file named `file`; `None` when neither is configured. An empty file is an error, not a secret.
+fn secret_from(env: &str, file: &str) -> Result<Option<String>, ConfigError> {
+    if !env.is_empty()
+        && let Ok(t) = std::env::var(env)
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+    match text.trim() {
+        "" => Err(ConfigError::Invalid { path: path.display().to_string(), message: "the file is empty".into() }),
+        t => Ok(Some(t.to_string())),
     }
 }
 
@@ -154,26 +162,7 @@ pub struct MetricsConfig {
 impl MetricsConfig {
     /// The bearer token scrapers must send, if one is configured.
     pub fn token(&self) -> Result<Option<String>, ConfigError> {
-        if !self.token_env.is_empty()
-            && let Ok(t) = std::env::var(&self.token_env)
-            && !t.trim().is_empty()
-        {
-            return Ok(Some(t.trim().to_string()));
-        }
-        if !self.token_file.is_empty() {
-            let path = PathBuf::from(&self.token_file);
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            let t = text.trim();
-            if t.is_empty() {
-                return Err(ConfigError::Invalid {
-                    path: "metrics.token_file".into(),
-                    message: format!("{} is empty", path.display()),
-                });
-            }
-            return Ok(Some(t.to_string()));
-        }
-        Ok(None)
+        secret_from(&self.token_env, &self.token_file)
     }
 }
 
