@@ -718,7 +718,7 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     assert_eq!(admin.question(987_654).await.unwrap_err().status(), Some(404));
     assert_eq!(http.get(format!("{}/no/such/path", server.base)).send().await.unwrap().status(), 404);
     assert_eq!(http.get(format!("{}/metrics", server.base)).send().await.unwrap().status(), 404);
-    let stream = http.get(format!("{}/api/v1/events", server.base)).bearer_auth(&admin_token).send().await.unwrap();
+    let mut stream = http.get(format!("{}/api/v1/events", server.base)).bearer_auth(&admin_token).send().await.unwrap();
     assert_eq!(stream.status(), 200);
 
     let text = scrape().await;
@@ -753,6 +753,9 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     let mut late = helphive_question("m2", "refund please");
     late.received_at = Some(helphive::store::now_ms() - 3 * 3_600_000);
     admin.inbound(&late).await.unwrap();
+    // Events still flow through the counting middleware.
+    let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("event: question.new"), "{chunk:?}");
     let text = scrape().await;
     assert_eq!(sample(&text, &format!("helphive_questions_breaching{{function=\"{function}\"}}")), Some(1.0), "{text}");
     assert_eq!(sample(&text, &format!("helphive_queue_depth{{function=\"{function}\"}}")), Some(2.0), "{text}");
