@@ -674,9 +674,17 @@ async fn backup(database: Option<&str>, config: &Config, file: &std::path::Path)
         return Err(format!("no database at {path} (give --database, or set server.database)"));
     }
     let store = open_store(Some(&database), config).await?;
-    let size = store.backup_to(file).await.map_err(|e| format!("cannot back up to {}: {e}", file.display()));
+    let report = store.backup_to(file).await.map_err(|e| format!("cannot back up to {}: {e}", file.display()));
     store.close().await;
-    println!("backed up {database} to {} ({} bytes)", file.display(), size?);
+    let r = report?;
+    println!(
+        "backed up {database} to {}: {} bytes, {} questions, {} agents, events up to #{} (checked)",
+        file.display(),
+        r.bytes,
+        r.questions,
+        r.agents,
+        r.last_event
+    );
     Ok(())
 }
 

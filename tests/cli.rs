@@ -615,7 +615,15 @@ async fn backup_while_the_server_writes_holds_every_acknowledged_question() {
     backup.arg("backup").arg(&file);
     let out = tokio::task::spawn_blocking(move || backup.output().unwrap()).await.unwrap();
     assert!(out.status.success(), "backup failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backed up "));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.starts_with("backed up ") && said.contains("(checked)"), "{said}");
+    let questions: usize = said.split(" questions").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(questions >= before.len(), "{said}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     let during = acked.lock().unwrap().len();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for w in writers {

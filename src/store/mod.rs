@@ -37,7 +37,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
-pub use ops::{FunctionGauges, OpsGauges, OutboxGauges};
+pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
 pub use questions::{InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};

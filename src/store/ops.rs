@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sqlx::Row;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -39,14 +40,57 @@ pub struct OutboxGauges {
     pub failed: i64,
 }
 
+/// What a backup holds, read back from the copy itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupReport {
+    pub bytes: u64,
+    pub questions: i64,
+    pub agents: i64,
+    /// The id of the newest event in the copy (0 when it has none).
+    pub last_event: i64,
+}
+
+/// Opens the copy on its own, checks it and reads what it holds; it holds what the database
+/// holds (token hashes, customers' messages), so it is made readable by its owner only.
+async fn check_copy(path: &Path) -> Result<BackupReport> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    let mut conn = SqliteConnectOptions::new().filename(path).read_only(true).connect().await?;
+    let check: String = sqlx::query("PRAGMA quick_check").fetch_one(&mut conn).await?.try_get(0)?;
+    if check != "ok" {
+        return Err(Error::invalid(format!("the copy failed its check: {check}")));
+    }
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM questions) AS questions, (SELECT COUNT(*) FROM agents) AS agents, \
+         (SELECT COALESCE(MAX(id), 0) FROM events) AS last_event",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let report = BackupReport {
+        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        questions: row.try_get("questions")?,
+        agents: row.try_get("agents")?,
+        last_event: row.try_get("last_event")?,
+    };
+    conn.close().await?;
+    Ok(report)
+}
+
 impl Store {
     /// Writes a consistent copy of the database to `target` (which must not exist) while the
     /// server goes on writing: `VACUUM INTO` reads one snapshot, as any reader does under WAL,
-    /// so writers are not held up. The copy is written under a temporary name beside `target`
-    /// and renamed when complete, so `target` is never a half-written file. Returns its size.
-    pub async fn backup_to(&self, target: &Path) -> Result<u64> {
+    /// so writers are not held up. The copy is written under a temporary name beside `target`,
+    /// checked (`PRAGMA quick_check`) and renamed when complete, so `target` is never a
+    /// half-written file.
+    pub async fn backup_to(&self, target: &Path) -> Result<BackupReport> {
         if target.exists() {
-            return Err(Error::invalid(format!("{} exists; a backup is written to a new file", target.display())));
+            return Err(Error::invalid("the file exists; a backup is written to a new file"));
+        }
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+            return Err(Error::invalid(format!("no directory {}", dir.display())));
         }
         let name =
             target.file_name().ok_or_else(|| Error::invalid(format!("{} is not a file name", target.display())))?;
@@ -54,38 +98,40 @@ impl Store {
         partial.push(format!(".partial-{}", std::process::id()));
         let partial = target.with_file_name(partial);
         let _ = std::fs::remove_file(&partial);
-        let path = partial
-            .to_str()
-            .ok_or_else(|| Error::invalid(format!("{} is not valid UTF-8", partial.display())))?
-            .to_string();
-        // The read-only pool cannot write the copy, and the writer would block every write for
-        // the duration; the checkpoint connection reads like any other and writes only the copy.
-        let result = match &self.inner.checkpointer {
-            Some(c) => {
-                let mut conn = c.lock().await;
-                sqlx::query("VACUUM INTO ?").bind(path).execute(&mut *conn).await
-            }
-            None => {
-                let mut conn = self.lock_writer().await?;
-                sqlx::query("VACUUM INTO ?").bind(path).execute(&mut *conn).await
+        let result = self.vacuum_into(&partial).await;
+        let result = match result {
+            Ok(()) => check_copy(&partial).await,
+            Err(e) => Err(e),
+        };
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
             }
         };
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e.into());
-        }
-        // It holds what the database holds (token hashes, customers' messages): owner only.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600));
-        }
-        let size = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
         std::fs::rename(&partial, target).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
             Error::invalid(format!("cannot move the backup into place at {}: {e}", target.display()))
         })?;
-        Ok(size)
+        Ok(report)
+    }
+
+    async fn vacuum_into(&self, path: &Path) -> Result<()> {
+        let path = path.to_str().ok_or_else(|| Error::invalid(format!("{} is not valid UTF-8", path.display())))?;
+        // The read-only pool cannot write the copy, and the writer would block every write for
+        // the duration; the checkpoint connection reads like any other and writes only the copy.
+        match &self.inner.checkpointer {
+            Some(c) => {
+                let mut conn = c.lock().await;
+                sqlx::query("VACUUM INTO ?").bind(path).execute(&mut *conn).await?;
+            }
+            None => {
+                let mut conn = self.lock_writer().await?;
+                sqlx::query("VACUUM INTO ?").bind(path).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The gauges for `/metrics`. `functions` lists every configured function, so a function
