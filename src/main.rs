@@ -92,7 +92,7 @@ enum Command {
     /// asking and colleagues answering, and you in the terminal. For trying helphive out and for
     /// training newcomers.
     Demo {
-        /// For the terminal's keys, templates and theme.
+        // For the terminal's keys, templates and theme.
         #[command(flatten)]
         config: ConfigArg,
         /// A scenario file (TOML; see scenarios/default.toml for the format). Default: built in.
@@ -195,7 +195,7 @@ enum Command {
     /// Measure claim, reply, resolve and reopen on the store alone, then through the HTTP API
     /// (back to back, then paced), on a database of its own.
     Bench {
-        /// For the durability setting, functions and topics.
+        // For the durability setting, functions and topics.
         #[command(flatten)]
         config: ConfigArg,
         /// Where the benchmark's databases go (default: fresh files in a temporary directory):
