@@ -162,7 +162,14 @@ pub const OPERATIONS: &[Operation] = &[
         "post",
         "/api/v1/agents/{handle}/disable",
         "admin",
-        "Disable an employee: tokens revoked, held questions back to the queue.",
+        "Disable an employee: tokens revoked, held questions back to the queue, open event streams ended. The last enabled admin cannot be disabled (409 last_admin).",
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/agents/{handle}/enable",
+        "admin",
+        "Enable a disabled employee again; their old tokens stay revoked (issue a new one).",
         None,
     ),
     op(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mastodon;
+pub mod process;
 
 use std::sync::Arc;
 
