@@ -1,24 +1,22 @@
 //! Prometheus metrics: `GET /metrics` in the text exposition format, on a listener of its own
 //! (`[metrics]`), never on the API's address. Requests are counted per matched route template
 //! (never the raw path, whose ids would make a series per question) by a middleware that costs a
-//! read lock and a few atomic adds; the queue and outbox gauges are read from the store when
-//! scraped.
+//! read lock and a few atomic adds; open event streams come from the server's stream registry,
+//! and the queue and outbox gauges are read from the store when scraped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
@@ -56,7 +54,6 @@ impl ChannelStage {
 #[derive(Default)]
 pub struct Metrics {
     routes: RwLock<HashMap<Box<str>, Arc<RouteStats>>>,
-    open_streams: AtomicI64,
     channel_errors: Mutex<BTreeMap<(String, ChannelStage), u64>>,
 }
 
@@ -125,11 +122,6 @@ impl Metrics {
         }
     }
 
-    /// Event streams open now.
-    pub fn open_streams(&self) -> i64 {
-        self.open_streams.load(Ordering::Relaxed)
-    }
-
     /// Everything kept in memory, in the exposition format (the store's gauges are added by the
     /// handler).
     fn render_counters(&self, out: &mut String) {
@@ -183,8 +175,6 @@ impl Metrics {
                 sample(out, "helphive_http_request_duration_seconds_count", &base, count as f64);
             }
         }
-        describe(out, "helphive_event_streams_open", "gauge", "Live event streams (GET /api/v1/events) open now.");
-        sample(out, "helphive_event_streams_open", &[], self.open_streams() as f64);
         describe(
             out,
             "helphive_channel_errors_total",
@@ -243,31 +233,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let response = next.run(req).await;
     let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     metrics.observe(&method, route, response.status(), start.elapsed());
-    let is_stream = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if !is_stream {
-        return response;
-    }
-    // Counted open until the body is dropped: the client went away or the server stopped it.
-    metrics.open_streams.fetch_add(1, Ordering::Relaxed);
-    let guard = StreamGuard(metrics);
-    let (parts, body) = response.into_parts();
-    let body = body.into_data_stream().map(move |chunk| {
-        let _ = &guard;
-        chunk
-    });
-    Response::from_parts(parts, Body::from_stream(body))
-}
-
-struct StreamGuard(Arc<Metrics>);
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        self.0.open_streams.fetch_sub(1, Ordering::Relaxed);
-    }
+    response
 }
 
 /// The scrape endpoint's state.
@@ -292,6 +258,8 @@ async fn scrape(State(s): State<Scrape>, headers: HeaderMap) -> Response {
     }
     let mut out = String::with_capacity(16 * 1024);
     s.state.metrics.render_counters(&mut out);
+    describe(&mut out, "helphive_event_streams_open", "gauge", "Live event streams (GET /api/v1/events) open now.");
+    sample(&mut out, "helphive_event_streams_open", &[], s.state.streams.count() as f64);
     match s.state.store.ops_gauges(s.state.functions(), s.state.now()).await {
         Ok(g) => render_gauges(&mut out, &g),
         Err(e) => {
