@@ -350,10 +350,12 @@ pub async fn start(state: &AppState) -> Result<Option<(SocketAddr, tokio::task::
         tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let app = router(state.clone(), token.as_deref());
+    // The API's listener, with its header timeout and connection cap: a scraper on another
+    // machine is a client like any other. It stops with the process.
+    let limits = super::listen::Limits::from_config(&state.config.server, state.config.server.max_body_bytes);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "metrics listener stopped");
-        }
+        let streams = super::streams::Streams::default();
+        super::listen::run(listener, app, &limits, &streams, std::future::pending()).await;
     });
     Ok(Some((local, task)))
 }
