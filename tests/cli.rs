@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,69 +13,18 @@ mod common;
 use helphive::client::Client;
 use helphive::model::QuestionState;
 
+use common::process::{Server, add_agent, cmd, run_err, run_ok};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_helphive"))
 }
 
-/// A command with its own data and config directories, so nothing touches $HOME.
-fn cmd(dir: &Path) -> Command {
-    let mut c = bin();
-    c.env("HELPHIVE_DATA_DIR", dir.join("data"))
-        .env("HELPHIVE_CONFIG_DIR", dir.join("config"))
-        .env_remove("HELPHIVE_CONFIG")
-        .env_remove("HELPHIVE_WEBHOOK_SECRET");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn run_err(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(!out.status.success(), "{c:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-/// The token is the last line `agent add` and `token issue` print.
-fn add_agent(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(cmd(dir).args(["agent", "add"]).args(args));
-    out.lines().last().unwrap().trim().to_string()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(dir: &Path) -> Server {
-    start_server_with(cmd(dir))
+    Server::start(dir, "127.0.0.1:0")
 }
 
-/// `serve` on a free port from `c` (a `cmd` with more flags or environment).
-fn start_server_with(mut c: Command) -> Server {
-    let mut child = c
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("HELPHIVE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base =
-        line.trim().strip_prefix("helphive listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_string();
-    Server { child, base }
+fn start_server_with(c: Command) -> Server {
+    Server::start_with(c, "127.0.0.1:0")
 }
 
 #[test]
