@@ -295,6 +295,10 @@ fn the_queue_is_usable_from_its_first_page() {
         assert_eq!(app.selected_question().unwrap().id, watched, "the cursor stays on its question");
     }
     assert_eq!(app.position, Some(40));
+    let merged = app.order.clone();
+    app.touch();
+    app.prepare();
+    assert_eq!(merged, app.order, "pages merged in give the order a full sort gives");
     let s = screen(&mut app);
     assert!(s.contains("1200 questions ─"), "{s}");
     assert!(!s.contains("loading"), "{s}");

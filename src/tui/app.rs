@@ -556,8 +556,9 @@ impl App {
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
     }
 
-    /// Many questions at once (a snapshot page): stored, then one sort before the next frame
-    /// instead of one move per question.
+    /// Many questions at once (a snapshot page). New questions are merged into the sorted order
+    /// in one pass (a page of 500 into 100,000 costs one walk, not a sort of everything); when
+    /// one replaces a copy already shown, the order is rebuilt before the next frame.
     fn upsert_many(&mut self, items: Vec<Question>) {
         if items.len() < 64 && !self.order_dirty {
             for q in items {
@@ -565,20 +566,50 @@ impl App {
             }
             return;
         }
+        let mut fresh: Vec<(bool, Millis, i64)> = Vec::with_capacity(items.len());
+        let mut replaced = false;
         for q in items {
-            if let Some(existing) = self.questions.get(&q.id)
-                && existing.updated_at > q.updated_at
-            {
-                continue;
+            if let Some(existing) = self.questions.get(&q.id) {
+                if existing.updated_at > q.updated_at {
+                    continue; // an older copy: keep the newer
+                }
+                replaced = true;
             }
             if let Some(d) = self.detail.as_mut()
                 && d.question.id == q.id
             {
                 d.question = q.clone();
             }
+            if self.passes(&q) {
+                fresh.push(order_key(&q));
+            }
             self.questions.insert(q.id, q);
         }
-        self.order_dirty = true;
+        if self.order_dirty || replaced {
+            self.order_dirty = true;
+            return;
+        }
+        fresh.sort_unstable();
+        let Some(lowest) = fresh.first().copied() else { return };
+        let key = |app: &App, id: i64| app.questions.get(&id).map(order_key).unwrap_or((true, Millis::MAX, id));
+        // Pages come most urgent first, so a new page mostly lands behind what is shown: what
+        // sorts before its first question stays where it is, untouched.
+        let start = self.order.partition_point(|id| key(self, *id) < lowest);
+        let selected_id = self.order.get(self.selected).copied().filter(|_| self.selected >= start);
+        let tail = self.order.split_off(start);
+        self.order.reserve(tail.len() + fresh.len());
+        let mut fresh = fresh.into_iter().peekable();
+        for id in tail {
+            let k = key(self, id);
+            while let Some(f) = fresh.next_if(|f| *f < k) {
+                self.order.push(f.2);
+            }
+            if Some(id) == selected_id {
+                self.selected = self.order.len();
+            }
+            self.order.push(id);
+        }
+        self.order.extend(fresh.map(|f| f.2));
     }
 
     /// Whether the queue shows a preview pane beside the list (a wide terminal).
