@@ -706,6 +706,7 @@ fn dashboard_80x24() {
     insta::assert_snapshot!(s);
     assert!(s.contains("(4 breaching)"), "{s}");
     assert!(s.contains("/ p90 22m"), "{s}");
+    assert!(s.contains("@dana") && s.contains("@lee"), "the agents keep rows:\n{s}");
 }
 
 // Issue 10, item 15: the approvals header reads "Question" at 80 columns.
@@ -800,4 +801,29 @@ fn next_best_opens_what_it_claimed() {
     app.view = View::Queue;
     assert_eq!(update(&mut app, Msg::NextClaimed(None)), vec![]);
     assert_eq!(app.view, View::Queue);
+}
+
+#[test]
+fn hostile_text_in_the_preview_pane_is_neutralised() {
+    let mut app = app_with(0, agent("dana", Role::Agent));
+    let mut q = question(1);
+    q.text = EVIL.into();
+    q.customer.name = EVIL.into();
+    q.customer.handle = EVIL.into();
+    app.questions.insert(q.id, q.clone());
+    app.touch();
+    assert_eq!(update(&mut app, Msg::Resize(200, 30)), vec![Cmd::LoadPreview(q.id)]);
+    let mut d = detail(q);
+    for m in &mut d.messages {
+        m.body = EVIL.into();
+        m.author = EVIL.into();
+    }
+    update(&mut app, Msg::Preview(d));
+    let t = draw(&mut app, 200, 30);
+    for cell in t.backend().buffer().content() {
+        let sym = cell.symbol();
+        assert!(!sym.chars().any(|c| c.is_control()), "control character {sym:?} reached the screen");
+        assert!(!sym.contains('\u{202E}') && !sym.contains('\u{202C}'), "bidi override reached the screen");
+    }
+    assert!(t.backend().to_string().contains("Preview"));
 }

@@ -548,10 +548,15 @@ fn render_dashboard(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     ];
     let tile_inner = (area.width / 5).saturating_sub(2) as usize;
     let two_lines = tiles.iter().any(|tile| text::width(&tile.one_line()) > tile_inner);
+    let tiles_height = if two_lines { 4 } else { 3 };
+    let middle_height = 2 + s.functions.len() as u16 + 1;
+    // The charts give up rows (down to one of bars) before the agents do (up to three).
+    let rest = area.height.saturating_sub(tiles_height + middle_height);
+    let charts_height = rest.saturating_sub(3 + (s.agents.len() as u16).min(3)).clamp(3, 5);
     let [tiles_area, middle, charts, agents] = Layout::vertical([
-        Constraint::Length(if two_lines { 4 } else { 3 }),
-        Constraint::Length(2 + s.functions.len() as u16 + 1),
-        Constraint::Length(5),
+        Constraint::Length(tiles_height),
+        Constraint::Length(middle_height),
+        Constraint::Length(charts_height),
         Constraint::Min(3),
     ])
     .areas(area);
