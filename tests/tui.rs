@@ -827,3 +827,32 @@ fn hostile_text_in_the_preview_pane_is_neutralised() {
     }
     assert!(t.backend().to_string().contains("Preview"));
 }
+
+// Issue 10, item 14 (the same rule for a mentor's edit): the edit starts from the reply as it
+// would be posted, never from its on-screen form with visible symbols for control characters.
+#[test]
+fn a_mentor_edits_the_plain_reply_not_its_display_form() {
+    let mut app = app_with(12, agent("maya", Role::Mentor));
+    app.view = View::Approvals;
+    let q = question(4);
+    let m = Message {
+        id: 9,
+        question_id: q.id,
+        kind: MessageKind::Reply,
+        author: "nick".into(),
+        body: "Hi Eli,\nthe store is \x1b[1mopen\x1b[0m on Sundays\u{7}".into(),
+        created_at: NOW - 4 * 60_000,
+        external_id: None,
+        in_reply_to: None,
+        status: Some(ReplyStatus::AwaitingApproval),
+        reviewed_by: None,
+        review_note: None,
+        idempotency_key: None,
+        posted_url: None,
+        error: None,
+    };
+    update(&mut app, Msg::Approvals(vec![(m, q)]));
+    key(&mut app, KeyCode::Char('e'));
+    let text = app.composer.as_ref().expect("the edit composer opens").text();
+    assert_eq!(text, "Hi Eli,\nthe store is open on Sundays");
+}

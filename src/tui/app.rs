@@ -1147,7 +1147,11 @@ fn open_selected(app: &mut App) -> Vec<Cmd> {
 
 fn open_composer(app: &mut App, kind: ComposerKind, q: &Question, initial: Option<&str>) {
     let draft = kind.draft_kind().and_then(|k| app.drafts.as_ref().and_then(|d| d.load(q.id, k)));
-    let start = draft.or_else(|| initial.map(|s| text::lines(s).join("\n"))).unwrap_or_default();
+    // The text as it will be posted (say a novice's reply a mentor edits): control characters
+    // and escape sequences dropped, never their on-screen symbols, which would be posted too.
+    let start = draft
+        .or_else(|| initial.map(|s| s.lines().map(text::plain).collect::<Vec<_>>().join("\n")))
+        .unwrap_or_default();
     let mut area = TextArea::new(start.split('\n').map(str::to_string).collect());
     // Soft-wrap at the box's width: a template is one long line, and its start must not scroll
     // off the left edge. Words wrap whole; a word wider than the box (a link) breaks by graphemes.
