@@ -58,6 +58,12 @@ pub(crate) trait Policy: Send {
     fn pooled(&self) -> bool {
         false
     }
+    /// Whether the policy routes on the classifier's topic. One that does not (the skill-blind
+    /// policies, and broadcast, where people read the question themselves) sees every
+    /// question's real topic, so classification errors cannot touch it.
+    fn reads_topics(&self) -> bool {
+        true
+    }
     /// A message starts waiting: the agent to give it to now, or `None` to keep it.
     fn arrive(&mut self, w: &World, q: u32, now: Millis, timers: &mut Timers) -> Option<u32>;
     /// Agent `a` has room (it finished something or came online): the message it takes next.
@@ -81,6 +87,8 @@ enum Ev {
     Arrive(u32),
     FollowUp(u32),
     Done(u32, u32),
+    /// Agent, message: a misrouted question goes back to the queue, topic corrected.
+    HandOff(u32, u32),
     GiveUp(u32),
     Shift(u32),
     Wake(u32),
@@ -137,6 +145,8 @@ pub struct Stats {
     pub max_waiting: u64,
     /// Per burst: minutes after its end until its topic is back on the 15-minute target.
     pub recovery_min: Vec<Option<f64>>,
+    /// Misrouted questions handed on by an agent who could not answer them.
+    pub handoffs: u64,
 }
 
 /// Wall-clock measurements: vary between runs.
@@ -177,6 +187,7 @@ pub(crate) struct Engine<'w> {
     duplicates: u64,
     double_assigned: u64,
     violations: u64,
+    handoffs: u64,
 }
 
 impl<'w> Engine<'w> {
@@ -216,6 +227,7 @@ impl<'w> Engine<'w> {
             duplicates: 0,
             double_assigned: 0,
             violations: 0,
+            handoffs: 0,
         }
     }
 
@@ -275,6 +287,7 @@ impl<'w> Engine<'w> {
                 Ev::Arrive(i) => self.arrive(policy, i as usize, now),
                 Ev::FollowUp(parent) => self.follow_up(policy, parent, now),
                 Ev::Done(a, q) => self.done(policy, a, q, now),
+                Ev::HandOff(a, q) => self.hand_off(policy, a, q, now),
                 Ev::GiveUp(q) => self.give_up(policy, q),
                 Ev::Shift(a) => self.shift(policy, a, now),
                 Ev::Wake(token) => {
@@ -305,7 +318,10 @@ impl<'w> Engine<'w> {
     }
 
     fn arrive(&mut self, policy: &mut dyn Policy, i: usize, now: Millis) {
-        let arr = self.work.arrivals[i];
+        let mut arr = self.work.arrivals[i];
+        if !policy.reads_topics() {
+            arr.seen_topic = arr.topic;
+        }
         self.next_arrival = i + 1;
         if let Some(next) = self.work.arrivals.get(i + 1) {
             self.push(next.at, Ev::Arrive(i as u32 + 1));
@@ -403,14 +419,38 @@ impl<'w> Engine<'w> {
         }
         let tier = self.agents[ai].tier(m.true_topic, m.true_function);
         let first = m.first_assigned.is_none();
+        // Waiting until now: nobody on it, nobody answered it (a handed-on question waits again).
+        let was_waiting = m.handlers == 0 && m.first_answer.is_none();
+        if !self.pooled && m.topic != m.true_topic && tier == Tier::Everyone {
+            // Misrouted to someone who can neither answer it well nor is in its function: they
+            // hand it on rather than write a poor answer slowly.
+            let m = &mut self.msgs[qi];
+            m.handlers += 1;
+            if first {
+                m.first_assigned = Some(now);
+            }
+            if was_waiting {
+                self.waiting_now -= 1;
+            }
+            self.touch(ai, now);
+            let ag = &mut self.agents[ai];
+            ag.holding = ag.holding.saturating_add(1);
+            ag.idle_since = now;
+            self.handling += 1;
+            let triage = ((self.work.scenario.handoff_minutes * MINUTE as f64).round() as Millis).max(1);
+            self.push(now + triage, Ev::HandOff(a, q));
+            return;
+        }
         // A second writer of the same answer (broadcast) takes a time of their own.
-        let base = if first { m.handle } else { self.work.scenario.sample_handle(&mut self.rng) };
+        let base = if was_waiting { m.handle } else { self.work.scenario.sample_handle(&mut self.rng) };
         let factor = if self.pooled { 1.0 } else { self.work.slowdown(tier) };
         let handle = ((base as f64 * factor).round() as Millis).max(1);
         let m = &mut self.msgs[qi];
         m.handlers += 1;
         if first {
             m.first_assigned = Some(now);
+        }
+        if was_waiting {
             self.waiting_now -= 1;
         }
         self.touch(ai, now);
@@ -444,6 +484,33 @@ impl<'w> Engine<'w> {
             policy.answered(q);
         } else {
             self.duplicates += 1;
+        }
+        self.fill(policy, a, now);
+    }
+
+    /// A misrouted question comes back from the agent who could not answer it, with its topic
+    /// corrected, and waits again for the right people.
+    fn hand_off(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
+        let (qi, ai) = (q as usize, a as usize);
+        self.touch(ai, now);
+        let ag = &mut self.agents[ai];
+        ag.holding = ag.holding.saturating_sub(1);
+        ag.idle_since = now;
+        self.handling -= 1;
+        self.handoffs += 1;
+        policy.finished(a, q);
+        let m = &mut self.msgs[qi];
+        m.handlers -= 1;
+        m.topic = m.true_topic;
+        m.function = m.true_function;
+        self.waiting_now += 1;
+        let t0 = Instant::now();
+        let w = World { agents: &self.agents, msgs: &self.msgs };
+        let pick = policy.arrive(&w, q, now, &mut self.timers);
+        self.record(t0);
+        self.flush_timers();
+        if let Some(b) = pick {
+            self.assign(q, b, now);
         }
         self.fill(policy, a, now);
     }
@@ -572,6 +639,7 @@ impl<'w> Engine<'w> {
                 capacity_violations: self.violations,
                 max_waiting: self.max_waiting,
                 recovery_min,
+                handoffs: self.handoffs,
             },
             timing: Timing {
                 decisions,

@@ -129,6 +129,10 @@ impl Policy for Shared {
         self.pooled
     }
 
+    fn reads_topics(&self) -> bool {
+        false
+    }
+
     fn arrive(&mut self, w: &World, q: u32, _now: Millis, _timers: &mut Timers) -> Option<u32> {
         let n = w.agents.len();
         let chosen = match &mut self.pick {
@@ -429,6 +433,10 @@ impl Broadcast {
 }
 
 impl Policy for Broadcast {
+    fn reads_topics(&self) -> bool {
+        false
+    }
+
     fn arrive(&mut self, w: &World, q: u32, _now: Millis, _timers: &mut Timers) -> Option<u32> {
         let topic = w.msgs[q as usize].topic;
         if self.pos.len() <= q as usize {

@@ -250,20 +250,27 @@ impl Report<'_> {
         for (kind, o) in self.outcomes {
             let Some((_, seen)) = r.outcomes.iter().find(|(k, _)| k == kind) else { continue };
             let ratio = |m: f64| oracle.map_or("-".to_string(), |b| format!("{:.3}", m / b));
+            let handed =
+                if seen.stats.questions == 0 { 0.0 } else { seen.stats.handoffs as f64 / seen.stats.questions as f64 };
             let _ = writeln!(
                 out,
-                "{:<13} {:>9} {:>9} {:>9} {:>9}",
+                "{:<13} {:>9} {:>9} {:>9} {:>9} {:>8}%",
                 kind.name(),
                 mins(o.stats.mean_min),
                 mins(seen.stats.mean_min),
                 ratio(o.stats.mean_min),
-                ratio(seen.stats.mean_min)
+                ratio(seen.stats.mean_min),
+                pct(handed)
             );
         }
         let _ = writeln!(
             out,
-            "Broadcast and the pooled oracle do not look at topics, so misrouting cannot change them: they are the \
-             yardstick a topic-based policy must beat once its topics are wrong some of the time.\n"
+            "handed on: misrouted questions whose taker (neither the skill nor the function) passed them to the \
+             right function, topic corrected, after {} min. Broadcast (people read the question themselves), the \
+             skill-blind policies and the pooled oracle do not route on the classifier's topic, so misrouting cannot \
+             change them: they are the yardstick a topic-based policy must beat once its topics are wrong some of the \
+             time.\n",
+            self.work.scenario.handoff_minutes
         );
     }
 

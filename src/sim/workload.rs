@@ -82,6 +82,10 @@ pub struct Scenario {
     pub slowdown_secondary: f64,
     pub slowdown_function: f64,
     pub slowdown_other: f64,
+    /// A question routed to the wrong function (a classifier's error), taken by an employee with
+    /// neither the skill nor the function it needs: the time they spend to see that and hand it
+    /// on to the right function, with the topic corrected, as the terminal's transfer does.
+    pub handoff_minutes: f64,
     /// Mean customer patience until the first response; 0 = customers never give up.
     pub patience_minutes: f64,
     /// Each employee has one home topic in their function at a level from `primary_level`, plus
@@ -160,6 +164,7 @@ impl Scenario {
             slowdown_secondary: 1.5,
             slowdown_function: 2.0,
             slowdown_other: 3.0,
+            handoff_minutes: 1.0,
             patience_minutes: 60.0,
             secondary_skills: (0, 2),
             cross_function_share: 0.3,
@@ -275,6 +280,9 @@ impl Scenario {
         }
         if [self.slowdown_secondary, self.slowdown_function, self.slowdown_other].iter().any(|s| *s <= 0.0) {
             return fail("slowdowns must be positive");
+        }
+        if !(self.handoff_minutes >= 0.0) {
+            return fail("handoff_minutes must not be negative");
         }
         if self.capacity.0 == 0 || self.capacity.0 > self.capacity.1 {
             return fail("capacity must be a range of at least 1");
