@@ -36,7 +36,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
-pub use questions::{InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget};
+pub use questions::{
+    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_MILLIS, NewInbound, QueueFilter, QueuePage, SpamRules,
+    TransferTarget,
+};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 

@@ -19,6 +19,10 @@ use crate::routing::Classification;
 /// the channel is known (composer, outbox); this only keeps one request from filling the disk.
 pub const MAX_BODY_CHARS: usize = 10_000;
 
+/// Latest time a message may carry (the end of the year 9999): deadlines are computed from it
+/// and must not overflow.
+pub const MAX_MILLIS: Millis = 253_402_300_799_999;
+
 const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
      FROM questions q LEFT JOIN agents h ON h.id = q.holder_id LEFT JOIN agents b ON b.id = q.answered_by_id";
 
@@ -552,7 +556,7 @@ impl Store {
                 let h = h.trim_start_matches('@');
                 let to = load_agent_where(tx.conn(), "a.handle = ?", h)
                     .await?
-                    .ok_or_else(|| Error::invalid(format!("no agent '@{h}'")))?;
+                    .ok_or_else(|| Error::not_found(format!("no agent '@{h}'")))?;
                 if to.disabled {
                     return Err(Error::conflict("agent_disabled", format!("@{h} is disabled")));
                 }
@@ -669,7 +673,7 @@ impl Store {
     ) -> Result<Message> {
         check_body(body)?;
         if let Some(k) = idempotency_key
-            && (k.is_empty() || k.len() > 128)
+            && (k.is_empty() || k.chars().count() > 128)
         {
             return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
         }
@@ -1017,20 +1021,22 @@ fn parse_cursor(c: &str) -> Result<(i64, i64)> {
 }
 
 fn validate_inbound(msg: &NewInbound) -> Result<()> {
+    // Lengths in characters, as the API documents them (JSON Schema counts characters).
+    let chars = |s: &str| s.chars().count();
     if !is_identifier(&msg.channel) {
         return Err(Error::invalid("channel must be a lowercase name such as mastodon, bluesky, x or webhook"));
     }
-    if msg.external_id.trim().is_empty() || msg.external_id.len() > 256 {
+    if msg.external_id.trim().is_empty() || chars(&msg.external_id) > 256 {
         return Err(Error::invalid("external_id must be 1 to 256 characters"));
     }
-    if msg.customer.handle.trim().is_empty() || msg.customer.handle.len() > 256 {
+    if msg.customer.handle.trim().is_empty() || chars(&msg.customer.handle) > 256 {
         return Err(Error::invalid("customer.handle must be 1 to 256 characters"));
     }
-    if msg.customer.name.len() > 256 {
+    if chars(&msg.customer.name) > 256 {
         return Err(Error::invalid("customer.name must be at most 256 characters"));
     }
     for (name, v) in [("conversation_id", &msg.conversation_id), ("in_reply_to", &msg.in_reply_to)] {
-        if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 256) {
+        if v.as_ref().is_some_and(|s| s.is_empty() || chars(s) > 256) {
             return Err(Error::invalid(format!("{name} must be 1 to 256 characters when given")));
         }
     }
@@ -1038,6 +1044,11 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
         && !(-10..=10).contains(&p)
     {
         return Err(Error::invalid("priority must be from -10 to 10"));
+    }
+    if let Some(t) = msg.received_at
+        && !(0..=MAX_MILLIS).contains(&t)
+    {
+        return Err(Error::invalid("received_at must be ms since the Unix epoch, from 0 to the end of 9999"));
     }
     check_body(&msg.text)
 }
