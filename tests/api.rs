@@ -298,8 +298,8 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ("GET", "/api/v1/queue?state=resolved&held=true".into(), None, 200),
         ("GET", "/api/v1/queue?colour=red".into(), None, 400),
         ("PUT", "/api/v1/me/status".into(), Some("{\"status\": \"asleep\"}"), 400),
-        ("POST", "/api/v1/inbound".into(), Some("[]"), 400),
-        ("POST", "/api/v1/inbound".into(), Some("{\"channel\": \"x\"}"), 400),
+        ("POST", "/api/v1/inbound".into(), Some("[]"), 422),
+        ("POST", "/api/v1/inbound".into(), Some("{\"channel\": \"x\"}"), 422),
         ("POST", "/api/v1/inbound".into(), Some("\u{0}\u{1}"), 400),
         (
             "POST",
@@ -397,13 +397,13 @@ async fn inbound_refuses_unknown_fields_like_every_other_endpoint() {
     let mut top = ok();
     top["priorty"] = json!(3);
     let (status, v) = post_inbound(&app, top).await;
-    assert_eq!(status, 400, "{v}");
+    assert_eq!(status, 422, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("unknown field `priorty`"), "{v}");
     let mut nested = ok();
     nested["customer"]["email"] = json!("ann@example.com");
-    assert_eq!(post_inbound(&app, nested.clone()).await.0, 400);
+    assert_eq!(post_inbound(&app, nested.clone()).await.0, 422);
     let (status, v) = post_inbound(&app, json!([ok(), nested])).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(v["error"]["message"].as_str().unwrap().starts_with("message 1: unknown field `email`"), "{v}");
     assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0, "nothing stored");
     assert_eq!(post_inbound(&app, ok()).await.0, 201);
@@ -421,7 +421,7 @@ async fn integers_may_be_written_with_a_zero_fraction() {
     assert_eq!(v["question"]["received_at"], 1_700_000_000_000i64);
     let half = json!({ "priority": 1.5, "text": "refund", "customer": { "handle": "c", "name": "" },
                        "external_id": "1", "channel": "forum" });
-    assert_eq!(post_inbound(&app, half).await.0, 400);
+    assert_eq!(post_inbound(&app, half).await.0, 422);
     let agent = json!({ "handle": "f", "display_name": "F", "function": "billing", "capacity": 2.0,
                         "skills": [{ "topic": "billing", "proficiency": 3.0 }] });
     let r = app.http().post(format!("{}/api/v1/agents", app.base)).bearer_auth(admin_token(&app).await).json(&agent);

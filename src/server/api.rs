@@ -406,7 +406,7 @@ async fn inbound(
     }
     let (messages, batch) = parse_inbound(&body)?;
     if messages.is_empty() || messages.len() > 1000 {
-        return Err(ApiError::bad_request("send 1 to 1000 messages at once"));
+        return Err(unprocessable("send 1 to 1000 messages at once"));
     }
     let mut parsed = Vec::with_capacity(messages.len());
     for msg in messages {
@@ -482,6 +482,7 @@ impl From<InboundMessage> for NewInbound {
 
 /// The body of `/inbound`: one message or an array of them (`true`). Parsed straight into
 /// messages; only a body that fails is parsed again, as JSON values, to name the bad message.
+/// Not JSON: 400; JSON that is not messages (a missing, unknown or mistyped field): 422.
 fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<NewInbound>, bool)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
@@ -498,12 +499,17 @@ fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<NewInbound>, bool)> {
         serde_json::Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                out.push(one(item).map_err(|e| ApiError::bad_request(format!("message {i}: {e}")))?);
+                out.push(one(item).map_err(|e| unprocessable(format!("message {i}: {e}")))?);
             }
             Ok((out, true))
         }
-        other => Ok((vec![one(other).map_err(|e| ApiError::bad_request(e.to_string()))?], false)),
+        other => Ok((vec![one(other).map_err(|e| unprocessable(e.to_string()))?], false)),
     }
+}
+
+/// JSON that parses but is not what the endpoint takes: 422, as `Body` answers elsewhere.
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
 }
 
 async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
