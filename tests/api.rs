@@ -277,6 +277,9 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let cases: Vec<(&str, String, Option<&str>, u16)> = vec![
         ("POST", "/api/v1/questions/abc/claim".into(), None, 400),
         ("POST", "/api/v1/questions/-1/claim".into(), None, 400),
+        // Ids and limits are plain decimal numbers, as the document types them.
+        ("POST", "/api/v1/questions/+1/claim".into(), None, 400),
+        ("GET", "/api/v1/queue?limit=%2B5".into(), None, 400),
         ("POST", "/api/v1/questions/999999/claim".into(), None, 404),
         ("GET", "/api/v1/questions/99999999999999999999999".into(), None, 400),
         ("POST", format!("/api/v1/questions/{qid}/reply"), Some("{not json"), 400),

@@ -100,9 +100,9 @@ async fn queue(
     let held = flag(&params, "held")?;
     let limit = match params.get("limit") {
         None => 100,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
+        Some(v) => Some(v)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u32>().ok())
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::bad_request(format!("limit '{v}': use a number from 1 to 500")))?,
     };

@@ -143,11 +143,13 @@ where
     }
 }
 
-/// Parses a path id such as a question number.
+/// Parses a path id such as a question number: decimal digits (a leading `#` is allowed, as
+/// people write question numbers), greater than 0.
 pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
-    raw.trim_start_matches('#')
-        .parse::<i64>()
-        .ok()
+    let digits = raw.strip_prefix('#').unwrap_or(raw);
+    Some(digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i64>().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("'{raw}' is not a {what} number")))
 }
