@@ -624,7 +624,7 @@ fn schemas(config: &Config) -> Value {
                 "type": "object",
                 "properties": {
                     "handle": { "type": "string", "pattern": format!("^[{WS}]*@*[A-Za-z0-9._-]{{1,32}}[{WS}]*$"),
-                                "description": "1 to 32 letters, digits, '.', '_' or '-' (a leading @ is dropped)" },
+                                "description": "1 to 32 letters, digits, '.', '_' or '-'; white space around it and leading @s are dropped" },
                     "display_name": non_blank(80),
                     "function": function,
                     "role": role,
