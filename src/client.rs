@@ -371,6 +371,16 @@ impl Client {
         use eventsource_stream::Eventsource;
         Ok(resp.bytes_stream().eventsource().map(|item| match item {
             Err(e) => Err(ClientError::Unreachable { url: String::new(), reason: e.to_string() }),
+            // The server ends a stream when the token is revoked or the server stops; the
+            // reconnect then gets a 401 or waits for the server to come back.
+            Ok(ev) if ev.event == "end" => {
+                let v: Value = serde_json::from_str(&ev.data).unwrap_or_default();
+                let reason = match v["reason"].as_str() {
+                    Some("revoked") => "the server ended the stream: access revoked",
+                    _ => "the server is shutting down",
+                };
+                Err(ClientError::Unreachable { url: String::new(), reason: reason.into() })
+            }
             Ok(ev) if ev.event == "reload" => {
                 let v: Value = serde_json::from_str(&ev.data).unwrap_or_default();
                 Ok(StreamItem::Reload { latest: v["latest"].as_i64().unwrap_or(0) })

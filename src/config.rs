@@ -148,6 +148,10 @@ pub struct ServerConfig {
     pub lease_check_seconds: u32,
     pub max_body_bytes: usize,
     pub events_retained: u32,
+    pub header_timeout_seconds: u32,
+    pub body_timeout_seconds: u32,
+    pub max_connections: u32,
+    pub shutdown_grace_seconds: u32,
 }
 
 /// The terminal's settings.
@@ -299,6 +303,15 @@ impl Config {
         }
         if self.server.lease_check_seconds == 0 {
             return Err("server.lease_check_seconds must be at least 1".into());
+        }
+        for (name, v) in [
+            ("server.header_timeout_seconds", self.server.header_timeout_seconds),
+            ("server.body_timeout_seconds", self.server.body_timeout_seconds),
+            ("server.max_connections", self.server.max_connections),
+        ] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         if self.server.max_body_bytes < 1024 {
             return Err("server.max_body_bytes must be at least 1024".into());

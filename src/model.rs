@@ -338,6 +338,7 @@ pub mod event_kind {
     pub const AGENT_STATUS: &str = "agent.status";
     pub const AGENT_ADDED: &str = "agent.added";
     pub const AGENT_DISABLED: &str = "agent.disabled";
+    pub const AGENT_ENABLED: &str = "agent.enabled";
 }
 
 /// Whether `s` is a valid function or topic name: lowercase letters, digits, `_` and `-`.

@@ -220,20 +220,47 @@ async fn post_webhook(app: &common::TestApp, body: &serde_json::Value, id: &str)
 }
 
 #[tokio::test]
-async fn a_webhook_batch_goes_in_whole_or_not_at_all_and_spam_is_held_not_queued() {
+async fn a_webhook_batch_stores_each_good_message_and_names_each_bad_one() {
     let app = spawn_app().await;
-    // The third message has no text: the batch is refused, naming it, and nothing is stored.
-    let mut bad = question("b-3", "carol", "");
-    bad.text = "   ".into();
+    // One long forum post, one empty, one malformed and one with an impossible time must not
+    // keep the good ones out: each gets its own outcome, in its place.
+    let mut empty = question("b-3", "carol", "");
+    empty.text = "   ".into();
+    let mut wrapped = question("b-6", "erin", "my parcel never came");
+    wrapped.received_at = Some(i64::MAX);
     let batch = serde_json::json!([
         question("b-1", "alice", "where is my parcel?"),
         question("b-2", "bob", "refund for a double charge"),
-        bad,
+        empty,
+        question("b-4", "dan", &"my invoice is wrong. ".repeat(600)),
+        { "channel": "webhook", "external_id": "b-5", "text": "no customer here" },
+        wrapped,
     ]);
     let (status, v) = post_webhook(&app, &batch, "evt_b1").await;
+    assert_eq!(status, 201, "{v}");
+    let items = v["items"].as_array().unwrap();
+    let outcomes: Vec<&str> = items.iter().map(|o| o["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["created", "created", "rejected", "created", "rejected", "rejected"]);
+    assert_eq!(items[2]["error"]["code"], "invalid");
+    assert!(items[2]["error"]["message"].as_str().unwrap().contains("empty"), "{v}");
+    assert!(items[4]["error"]["message"].as_str().unwrap().contains("customer"), "{v}");
+    assert!(items[5]["error"]["message"].as_str().unwrap().contains("received_at"), "{v}");
+    // The long post is kept, cut to the limit with a marker saying so.
+    let long = items[3]["question"]["text"].as_str().unwrap();
+    assert_eq!(long.chars().count(), 10_000);
+    assert!(long.ends_with("the customer wrote 12600 characters]"), "{long}");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 3);
+
+    // A batch with nothing to store is answered item by item too, and stores nothing.
+    let (status, v) = post_webhook(&app, &serde_json::json!([{ "text": "?" }]), "evt_b0").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "rejected");
+    // A single message keeps the plain error answer.
+    let mut late = question("s-1", "sam", "hello");
+    late.received_at = Some(-1_000_000_000_000_000_000);
+    let (status, v) = post_webhook(&app, &serde_json::json!(late), "evt_s1").await;
     assert_eq!(status, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("message 2:"), "{v}");
-    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0);
+    assert!(v["error"]["message"].as_str().unwrap().contains("received_at"), "{v}");
 
     // The shipped rules: the same text again from one account, and a sixth post within five
     // minutes, are held; the rest queue. A repeated id in the batch is a duplicate.
@@ -265,7 +292,7 @@ async fn a_webhook_batch_goes_in_whole_or_not_at_all_and_spam_is_held_not_queued
         .await
         .unwrap();
     assert_eq!(held.total, 2, "both held ones are listed under the held filter");
-    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 6);
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 9);
 }
 
 #[tokio::test]
@@ -405,23 +432,27 @@ async fn inbound_refuses_unknown_fields_like_every_other_endpoint() {
     let mut nested = ok();
     nested["customer"]["email"] = json!("ann@example.com");
     assert_eq!(post_inbound(&app, nested.clone()).await.0, 422);
-    let (status, v) = post_inbound(&app, json!([ok(), nested])).await;
-    assert_eq!(status, 422);
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("message 1: unknown field `email`"), "{v}");
     assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0, "nothing stored");
-    assert_eq!(post_inbound(&app, ok()).await.0, 201);
+    // In a batch, the message with the unknown field is answered rejected in its place.
+    let (status, v) = post_inbound(&app, json!([ok(), nested])).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "created", "{v}");
+    assert_eq!(v["items"][1]["outcome"], "rejected", "{v}");
+    assert!(v["items"][1]["error"]["message"].as_str().unwrap().starts_with("message 1: unknown field `email`"), "{v}");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 1);
 }
 
 #[tokio::test]
 async fn integers_may_be_written_with_a_zero_fraction() {
     // JSON Schema's `integer`, which the document uses, includes -4.0; the fuzzer sent it.
     let app = spawn_app().await;
+    let at = app.state.now() - 60_000;
     let msg = json!({ "priority": -4.0, "text": "refund", "customer": { "handle": "c", "name": "" },
-                      "external_id": "0", "channel": "kd3zk0n70_r0", "received_at": 1.7e12 });
+                      "external_id": "0", "channel": "kd3zk0n70_r0", "received_at": at as f64 });
     let (status, v) = post_inbound(&app, msg).await;
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["question"]["priority"], -4);
-    assert_eq!(v["question"]["received_at"], 1_700_000_000_000i64);
+    assert_eq!(v["question"]["received_at"], at);
     let half = json!({ "priority": 1.5, "text": "refund", "customer": { "handle": "c", "name": "" },
                        "external_id": "1", "channel": "forum" });
     assert_eq!(post_inbound(&app, half).await.0, 422);
@@ -443,17 +474,39 @@ async fn inbound_limits_are_in_characters_and_times_stay_in_range() {
     let (status, v) = post_inbound(&app, msg("é".repeat(256), None)).await;
     assert_eq!(status, 201, "{v}");
     assert_eq!(post_inbound(&app, msg("é".repeat(257), None)).await.0, 422);
-    // A deadline is computed from received_at: the largest times must be refused, not overflow.
-    for at in [i64::MAX, -1, helphive::store::MAX_MILLIS + 1] {
+    // A deadline is computed from received_at: times out of range are refused, never overflow.
+    let now = app.state.now();
+    let (age, ahead) = (helphive::store::MAX_MESSAGE_AGE_MS, helphive::store::MAX_CLOCK_AHEAD_MS);
+    for at in [i64::MAX, i64::MIN, -1, now - age - 60_000, now + ahead + 60_000] {
         let (status, v) = post_inbound(&app, msg(format!("t{at}"), Some(at))).await;
         assert_eq!(status, 422, "{at}: {v}");
     }
-    assert_eq!(post_inbound(&app, msg("t-max".into(), Some(helphive::store::MAX_MILLIS))).await.0, 201);
+    assert_eq!(post_inbound(&app, msg("t-ok".into(), Some(now - age + 60_000))).await.0, 201);
     // Idempotency keys count characters too.
     let (_, dana) = app.agent(new_agent("dana", "billing", Role::Agent, &[("billing", 3)])).await;
     let qid = app.ask("k1", "refund").await;
     dana.claim(qid).await.unwrap();
     assert!(dana.reply(qid, "done", &"é".repeat(128)).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_documented_received_at_window_is_the_one_the_server_keeps() {
+    // The fuzzer sent the document's minimum and was refused: the bounds were stale by the time
+    // the request came. The document states them as of its serving; with the clock standing
+    // still, both ends hold to the millisecond.
+    let app = spawn_app_with(common::Options { manual_clock: Some(1_800_000_000_000), ..Default::default() }).await;
+    let doc: Value =
+        app.http().get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let at = &doc["components"]["schemas"]["Inbound"]["properties"]["received_at"];
+    let (min, max) = (at["minimum"].as_i64().unwrap(), at["maximum"].as_i64().unwrap());
+    let msg = |id: &str, at: i64| {
+        json!({ "channel": "forum", "external_id": id, "customer": { "handle": "ann", "name": "" },
+                "text": "refund", "received_at": at })
+    };
+    assert_eq!(post_inbound(&app, msg("lo", min)).await.0, 201);
+    assert_eq!(post_inbound(&app, msg("hi", max)).await.0, 201);
+    assert_eq!(post_inbound(&app, msg("below", min - 1)).await.0, 422);
+    assert_eq!(post_inbound(&app, msg("above", max + 1)).await.0, 422);
 }
 
 #[tokio::test]
@@ -731,6 +784,27 @@ impl Contract {
     }
 }
 
+/// Reads an open event stream until it ends; returns the kinds of the events it delivered and
+/// how it ended. Panics if it is still open after `within`.
+async fn read_until_the_stream_ends(
+    stream: impl futures_util::Stream<Item = helphive::client::ClientResult<StreamItem>>,
+    within: Duration,
+) -> (Vec<String>, Option<String>) {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let mut kinds = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => panic!("the stream is still open; it delivered {kinds:?}"),
+            Ok(None) => return (kinds, None),
+            Ok(Some(Ok(StreamItem::Event(e)))) => kinds.push(e.kind),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return (kinds, Some(e.to_string())),
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_answer_matches_the_documented_contract() {
     let app = spawn_app().await;
@@ -782,8 +856,16 @@ async fn every_answer_matches_the_documented_contract() {
                        "text": "where is my parcel?", "in_reply_to": null }));
     batch.push(json!({ "channel": "forum", "external_id": "r1", "customer": { "handle": "cy", "name": "Cy" },
                        "text": "refund for a double charge" }));
+    // An array whose items are no messages at all stores nothing: 200, each rejected (the fuzzer's
+    // [[null, null]], which the document first refused while the server answered 200).
+    let (status, v) = c.call(admin, post, inbound, &[], Some(json!([[null, null]]))).await;
+    assert_eq!((status, v["items"][0]["outcome"].as_str()), (200, Some("rejected")), "{v}");
+    // A message that cannot be stored is answered rejected in its place.
+    batch.push(json!({ "channel": "forum", "external_id": "e1", "customer": { "handle": "ed", "name": "Ed" },
+                       "text": "   " }));
     let (status, v) = c.call(admin, post, inbound, &[], Some(Value::Array(batch))).await;
     assert_eq!(status, 201);
+    assert_eq!(v["items"][8]["outcome"], "rejected", "{v}");
     let held =
         v["items"].as_array().unwrap().iter().find(|o| o["outcome"] == "held").unwrap()["question"]["id"].to_string();
     let parcel = v["items"][6]["question"]["id"].to_string();
@@ -834,6 +916,8 @@ async fn every_answer_matches_the_documented_contract() {
         c.call(admin, post, &format!("{h}/tokens"), &["dana"], Some(json!({ "revoke_others": true }))).await;
     assert_eq!((status, v["handle"].as_str()), (201, Some("dana")));
     assert_eq!(c.call(admin, post, &format!("{h}/disable"), &["dana"], None).await.0, 200);
+    assert_eq!(c.call(admin, post, &format!("{h}/enable"), &["dana"], None).await.1["disabled"], false);
+    assert_eq!(c.call(admin, post, &format!("{h}/enable"), &["dana"], None).await.0, 409);
     // The event stream answers with its media type (its events have their own tests).
     let r = c.http.get(format!("{}/api/v1/events", c.base)).bearer_auth(&root).send().await.unwrap();
     c.check(get, "/api/v1/events", r).await;
@@ -866,4 +950,120 @@ async fn every_answer_matches_the_documented_contract() {
 fn q1_again(outcome: &Value) -> Value {
     let q = &outcome["question"];
     json!({ "channel": q["channel"], "external_id": q["external_id"], "customer": q["customer"], "text": q["text"] })
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_its_agent_is_disabled_or_its_token_revoked() {
+    let app = spawn_app().await;
+    let http = app.http();
+    let admin_token = admin_token(&app).await;
+    let admin_post = |path: String, body: Value| {
+        http.post(format!("{}/api/v1{path}", app.base)).bearer_auth(&admin_token).json(&body).send()
+    };
+
+    // 1. Disabled through the API: the stream ends, and nothing said after it reaches the agent.
+    let (_, dana) = app.agent(new_agent("dana", "billing", Role::Agent, &[("billing", 3)])).await;
+    let stream = dana.events_once(None).await.unwrap();
+    app.ask("before", "refund please").await;
+    assert_eq!(admin_post("/agents/dana/disable".into(), json!({})).await.unwrap().status(), 200);
+    app.ask("after", "my card number is 4111 and my name is Secret Sam").await;
+    let (kinds, end) = read_until_the_stream_ends(stream, Duration::from_secs(5)).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "question.new").count(), 1, "only the question before: {kinds:?}");
+    assert!(end.unwrap_or_default().contains("revoked"));
+    assert_eq!(dana.events_once(None).await.err().and_then(|e| e.status()), Some(401));
+
+    // 2. The token revoked by issuing another with revoke_others: the old stream ends, a stream
+    //    on the new token stays open.
+    let (_, erin) = app.agent(new_agent("erin", "billing", Role::Agent, &[("billing", 3)])).await;
+    let old_stream = erin.events_once(None).await.unwrap();
+    let r = admin_post("/agents/erin/tokens".into(), json!({ "revoke_others": true })).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let new_token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let (_, end) = read_until_the_stream_ends(old_stream, Duration::from_secs(5)).await;
+    assert!(end.unwrap_or_default().contains("revoked"));
+    let mut fresh = erin.with_token(&new_token).events(None);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(5), fresh.recv()).await.unwrap(), Some(StreamItem::Connected));
+    app.ask("later", "another refund").await;
+    match tokio::time::timeout(Duration::from_secs(5), fresh.recv()).await.unwrap() {
+        Some(StreamItem::Event(e)) => assert_eq!(e.kind, "question.new"),
+        other => panic!("the new token's stream should carry on, got {other:?}"),
+    }
+
+    // 3. Disabled by another process on the same database (the admin CLI): found by polling.
+    let (_, finn) = app.agent(new_agent("finn", "billing", Role::Agent, &[("billing", 3)])).await;
+    let stream = finn.events_once(None).await.unwrap();
+    let other_process = helphive::store::Store::open(&helphive::store::StoreOptions {
+        database: app.dir.path().join("helphive.db").display().to_string(),
+        durability: helphive::config::Durability::Normal,
+        events_retained: 1000,
+    })
+    .await
+    .unwrap();
+    other_process.disable_agent("finn", None, helphive::store::now_ms()).await.unwrap();
+    let (_, end) = read_until_the_stream_ends(stream, Duration::from_secs(5)).await;
+    assert!(end.unwrap_or_default().contains("revoked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn agents_pulling_at_once_each_get_a_question_while_any_waits() {
+    // 40 agents of one function pull at the same moment with 19 questions waiting: every
+    // question is taken, each by one agent, and only agents left without one hear "none".
+    let app = spawn_app().await;
+    for i in 0..19 {
+        app.ask(&format!("p{i}"), "I was charged twice, I need a refund").await;
+    }
+    let mut clients = Vec::new();
+    for i in 0..40 {
+        let (_, c) = app.agent(new_agent(&format!("puller{i}"), "billing", Role::Agent, &[("billing", 3)])).await;
+        clients.push(c);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                c.next().await
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    let mut none = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Some(q) => got.push(q.id),
+            None => none += 1,
+        }
+    }
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), 19, "every waiting question went to exactly one agent");
+    assert_eq!(none, 21);
+    let open = helphive::client::QueueQuery { state: Some("open".into()), ..Default::default() };
+    assert_eq!(app.admin.queue(&open).await.unwrap().items.len(), 0, "nothing left waiting");
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_be_disabled_and_a_disabled_agent_can_be_enabled() {
+    let app = spawn_app().await;
+    let http = app.http();
+    let token = admin_token(&app).await;
+    let post = |path: &str| http.post(format!("{}/api/v1{path}", app.base)).bearer_auth(&token).send();
+    // root is the only admin: disabling itself would leave nobody to run the desk.
+    let r = post("/agents/root/disable").await.unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "last_admin", "{v}");
+    assert_eq!(app.admin.me().await.unwrap().handle, "root", "still signed in");
+    // With a second admin, either may go.
+    let (_, _second) = app.agent(new_agent("ada", "store", Role::Admin, &[])).await;
+    assert_eq!(post("/agents/ada/disable").await.unwrap().status(), 200);
+    assert_eq!(post("/agents/root/disable").await.unwrap().status(), 409, "ada is disabled: root is the last again");
+    // Enabling brings an agent back (with a new token; the old ones stay revoked).
+    let r = post("/agents/ada/enable").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["disabled"], false);
+    assert_eq!(post("/agents/ada/enable").await.unwrap().status(), 409, "not disabled");
+    assert_eq!(post("/agents/nobody/enable").await.unwrap().status(), 404);
 }

@@ -4,6 +4,9 @@
 //! schemas and content types, schema-violating requests refused, valid ones accepted. scripts/test
 //! installs schemathesis and sets HELPHIVE_SCHEMATHESIS to its executable.
 //!
+//! The server's clock stands still during the run (HELPHIVE_TEST_CLOCK_MS), so that the window
+//! the document gives received_at, relative to the server's now, holds exactly for every request.
+//!
 //! Left out, because fuzzing them cannot be done safely: disabling an agent and issuing tokens
 //! with revoke_others (either can lock out the caller, so every later request would be a 401),
 //! and the event stream, which stays open (tests/api.rs tests it).
@@ -14,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use helphive::client::Client;
+use helphive::clock::Clock;
 use helphive::model::{Customer, Role};
 use helphive::store::{NewAgent, NewInbound};
 
@@ -109,6 +113,9 @@ async fn schemathesis_finds_nothing_against_a_live_server() {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("HELPHIVE_LOG", "warn")
         .env("NO_COLOR", "1")
+        // The clock stands still: the document states received_at's window (the last year up to 10
+        // minutes ahead) as numbers, which must hold from the first request to the last.
+        .env("HELPHIVE_TEST_CLOCK_MS", helphive::clock::SystemClock.now().to_string())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()

@@ -262,23 +262,24 @@ pub async fn ingest_once(state: &AppState, connector: &dyn Connector) -> Channel
         // channel forever if it stopped the pass. The rest go in as one transaction.
         let mut items = Vec::with_capacity(page.items.len());
         for item in page.items {
-            if let Err(e) = crate::store::Store::check_inbound(&item.message) {
-                let external_id = &item.message.external_id;
-                tracing::warn!(channel = %name, external_id, reason = %e, "skipped a post the store cannot take");
-                report.skipped += 1;
-                continue;
-            }
             let opts = ingest_options(&state.config, &name, &item.message.customer.handle, item.visibility);
             let class = routing::classify(&state.config, &name, &item.message.text);
             items.push((item.message, opts, class));
         }
+        let ids: Vec<String> = items.iter().map(|(m, _, _)| m.external_id.clone()).collect();
         let outcomes = state.store.ingest_batch(items, state.lease_ms(), state.now()).await.map_err(store_err)?;
-        for o in outcomes {
-            match o.outcome.as_str() {
-                "created" | "reopened" => report.created += 1,
-                "followup" => report.followups += 1,
-                "held" => report.held += 1,
-                _ => report.duplicates += 1,
+        for (o, external_id) in outcomes.into_iter().zip(ids) {
+            match o {
+                Ok(o) => match o.outcome.as_str() {
+                    "created" | "reopened" => report.created += 1,
+                    "followup" => report.followups += 1,
+                    "held" => report.held += 1,
+                    _ => report.duplicates += 1,
+                },
+                Err(e) => {
+                    tracing::warn!(channel = %name, external_id, reason = %e, "skipped a post the store cannot take");
+                    report.skipped += 1;
+                }
             }
         }
         if let Some(c) = page.cursor {

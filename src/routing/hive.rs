@@ -222,22 +222,30 @@ pub fn best_question<'a>(
     let mut best: Option<(&QuestionInfo, Tier)> = None;
     for q in waiting {
         let Some(tier) = eligible(agent, q, now) else { continue };
-        let better = match best {
-            None => true,
-            Some((b, bt)) => {
-                let key = |q: &QuestionInfo, t: Tier| {
-                    let mine = q.previous_agent == Some(agent.id);
-                    let fresh = q.allowed_tier(now) < Tier::Everyone;
-                    (mine, std::cmp::Reverse(t), fresh, std::cmp::Reverse(q.urgency_key()))
-                };
-                key(q, tier) > key(b, bt)
-            }
-        };
-        if better {
+        if best.is_none_or(|(b, bt)| pull_key(agent, q, tier, now) > pull_key(agent, b, bt, now)) {
             best = Some((q, tier));
         }
     }
     best
+}
+
+/// Every question `agent` may take, best first in the order of [`best_question`]: when several
+/// agents pull at once, each goes down the list past what the others took.
+pub fn ranked_questions<'a>(agent: &AgentState, waiting: &'a [QuestionInfo], now: Millis) -> Vec<&'a QuestionInfo> {
+    let mut ranked: Vec<(&QuestionInfo, Tier)> =
+        waiting.iter().filter_map(|q| eligible(agent, q, now).map(|t| (q, t))).collect();
+    ranked.sort_by_key(|(q, t)| std::cmp::Reverse(pull_key(agent, q, *t, now)));
+    ranked.into_iter().map(|(q, _)| q).collect()
+}
+
+/// How a pull ranks one question; larger is better.
+type PullKey = (bool, std::cmp::Reverse<Tier>, bool, std::cmp::Reverse<(Millis, i32, QuestionId)>);
+
+/// The customer's own follow-up, the best fit, not yet open to everyone, the most urgent.
+fn pull_key(agent: &AgentState, q: &QuestionInfo, tier: Tier, now: Millis) -> PullKey {
+    let mine = q.previous_agent == Some(agent.id);
+    let fresh = q.allowed_tier(now) < Tier::Everyone;
+    (mine, std::cmp::Reverse(tier), fresh, std::cmp::Reverse(q.urgency_key()))
 }
 
 /// One offer decision: question → agent.
@@ -314,7 +322,7 @@ mod tests {
             topic,
             function,
             waiting_since,
-            sla_due_at: waiting_since + sla,
+            sla_due_at: waiting_since.saturating_add(sla),
             priority: 0,
             previous_agent: None,
         }

@@ -18,7 +18,10 @@ use crate::{channels, routing};
 
 pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
-        .route("/openapi.json", get(|State(s): State<AppState>| async move { Json(openapi::document(&s.config)) }))
+        .route(
+            "/openapi.json",
+            get(|State(s): State<AppState>| async move { Json(openapi::document(&s.config, s.now())) }),
+        )
         .route("/directory", get(directory))
         .route("/queue", get(queue))
         .route("/next", post(next))
@@ -44,6 +47,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .route("/inbound", post(inbound).layer(DefaultBodyLimit::max(config.webhook.max_batch_bytes)))
         .route("/agents", get(list_agents).post(add_agent))
         .route("/agents/{handle}/disable", post(disable_agent))
+        .route("/agents/{handle}/enable", post(enable_agent))
         .route("/agents/{handle}/tokens", post(issue_token))
 }
 
@@ -408,20 +412,48 @@ async fn inbound(
     if messages.is_empty() || messages.len() > 1000 {
         return Err(unprocessable("send 1 to 1000 messages at once"));
     }
-    let mut parsed = Vec::with_capacity(messages.len());
-    for msg in messages {
+    if !batch {
+        let Some(msg) = messages.into_iter().next() else { return Err(ApiError::bad_request("no message")) };
+        // JSON, but not a message (a missing, unknown or mistyped field): 422, as `Body` answers.
+        let msg = msg.map_err(unprocessable)?;
         let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
         let class = routing::classify(&s.config, &msg.channel, &msg.text);
-        parsed.push((msg, opts, class));
+        let outcome = s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?;
+        let created = outcome.outcome != "duplicate";
+        if created {
+            s.reroute();
+        }
+        let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+        return Ok((status, Json(outcome)).into_response());
     }
-    // A batch goes in as one transaction: all of it, or (a message the store refuses) none.
-    let outcomes = if batch {
-        s.store.ingest_batch(parsed, s.lease_ms(), s.now()).await?
-    } else {
-        let Some((msg, opts, class)) = parsed.pop() else { return Err(ApiError::bad_request("no message")) };
-        vec![s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?]
-    };
-    let created = outcomes.iter().any(|o| o.outcome != "duplicate");
+    // A batch: every message that can be stored goes in, in one transaction; each one that
+    // cannot is answered `rejected` with the reason, in its place.
+    let mut parsed = Vec::with_capacity(messages.len());
+    let mut answers: Vec<Option<BatchAnswer>> = Vec::with_capacity(messages.len());
+    for msg in messages {
+        match msg {
+            Ok(msg) => {
+                let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
+                let class = routing::classify(&s.config, &msg.channel, &msg.text);
+                parsed.push((msg, opts, class));
+                answers.push(None);
+            }
+            Err(reason) => answers.push(Some(BatchAnswer::rejected(ApiError::bad_request(reason)))),
+        }
+    }
+    let mut stored = s.store.ingest_batch(parsed, s.lease_ms(), s.now()).await?.into_iter();
+    let items: Vec<BatchAnswer> = answers
+        .into_iter()
+        .map(|a| match a {
+            Some(rejected) => rejected,
+            None => match stored.next() {
+                Some(Ok(o)) => BatchAnswer::Stored(Box::new(o)),
+                Some(Err(e)) => BatchAnswer::rejected(e.into()),
+                None => BatchAnswer::rejected(ApiError::bad_request("not stored")),
+            },
+        })
+        .collect();
+    let created = items.iter().any(|i| matches!(i, BatchAnswer::Stored(o) if o.outcome != "duplicate"));
     if created {
         s.reroute();
     }
@@ -429,13 +461,28 @@ async fn inbound(
     // Serialised straight from the outcomes: a batch answer carries a thousand questions.
     #[derive(serde::Serialize)]
     struct Items {
-        items: Vec<crate::store::InboundOutcome>,
+        items: Vec<BatchAnswer>,
     }
-    if batch {
-        Ok((status, Json(Items { items: outcomes })).into_response())
-    } else {
-        let one = outcomes.into_iter().next();
-        Ok((status, Json(one)).into_response())
+    Ok((status, Json(Items { items })).into_response())
+}
+
+/// One message's answer in a batch: its outcome, or why it was not stored.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum BatchAnswer {
+    Stored(Box<crate::store::InboundOutcome>),
+    Rejected { outcome: &'static str, error: ErrorBody },
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
+}
+
+impl BatchAnswer {
+    fn rejected(e: ApiError) -> Self {
+        BatchAnswer::Rejected { outcome: "rejected", error: ErrorBody { code: e.code, message: e.message } }
     }
 }
 
@@ -480,30 +527,27 @@ impl From<InboundMessage> for NewInbound {
     }
 }
 
-/// The body of `/inbound`: one message or an array of them (`true`). Parsed straight into
-/// messages; only a body that fails is parsed again, as JSON values, to name the bad message.
-/// Not JSON: 400; JSON that is not messages (a missing, unknown or mistyped field): 422.
-fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<NewInbound>, bool)> {
+/// The body of `/inbound`: one message or an array of them (`true`), each parsed on its own so
+/// that a malformed message is refused by itself. Parsed straight into messages; only a body
+/// that fails is parsed again, as JSON values, to find the bad messages. Not JSON at all: 400.
+fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<Result<NewInbound, String>>, bool)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         if let Ok(v) = serde_json::from_slice::<Vec<InboundMessage>>(body) {
-            return Ok((v.into_iter().map(NewInbound::from).collect(), true));
+            return Ok((v.into_iter().map(|m| Ok(m.into())).collect(), true));
         }
     } else if let Ok(m) = serde_json::from_slice::<InboundMessage>(body) {
-        return Ok((vec![m.into()], false));
+        return Ok((vec![Ok(m.into())], false));
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let one = |v| serde_json::from_value::<InboundMessage>(v).map(NewInbound::from);
     match value {
         serde_json::Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
-                out.push(one(item).map_err(|e| unprocessable(format!("message {i}: {e}")))?);
-            }
-            Ok((out, true))
+            let parse = |(i, item): (usize, serde_json::Value)| one(item).map_err(|e| format!("message {i}: {e}"));
+            Ok((items.into_iter().enumerate().map(parse).collect(), true))
         }
-        other => Ok((vec![one(other).map_err(|e| unprocessable(e.to_string()))?], false)),
+        other => Ok((vec![one(other).map_err(|e| e.to_string())], false)),
     }
 }
 
@@ -587,6 +631,15 @@ async fn disable_agent(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "disabling agents")?;
     Ok(Json(s.store.disable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
+}
+
+async fn enable_agent(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(handle): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin, "enabling agents")?;
+    Ok(Json(s.store.enable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
 }
 
 #[derive(Deserialize, Default)]

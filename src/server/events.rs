@@ -15,7 +15,8 @@ use axum::routing::get;
 use futures_util::Stream;
 use tokio::sync::{broadcast, mpsc};
 
-use super::extract::Caller;
+use super::extract::{Caller, bearer};
+use super::streams;
 use super::{ApiError, ApiResult, AppState};
 use crate::model::Event;
 use crate::store::Store;
@@ -51,7 +52,29 @@ async fn events(
     let live = s.store.subscribe();
     let bounds = s.store.event_bounds().await?;
     let (tx, rx) = mpsc::channel::<SseEvent>(256);
-    tokio::spawn(pump(s.store.clone(), after, bounds, live, tx));
+    // `Caller` has checked the token; the stream lives only as long as it stays valid.
+    let token = bearer(&headers).map(crate::store::hash_token).unwrap_or_default();
+    let ticket = s.streams.open(token.clone(), &s.store);
+    let out = Out { tx, store: s.store.clone(), token, checked: s.store.credentials_generation() };
+    tokio::spawn(async move {
+        let mut ticket = ticket;
+        let tx = out.tx.clone();
+        let why = tokio::select! {
+            why = pump(s.store.clone(), after, bounds, live, out) => why,
+            why = &mut ticket.ended => match why {
+                Ok(streams::End::Revoked) => Ended::Revoked,
+                Ok(streams::End::Shutdown) | Err(_) => Ended::Shutdown,
+            },
+        };
+        // A last word, so a client can tell a revoked stream or a stopping server from a
+        // dropped connection.
+        let reason = match why {
+            Ended::Revoked => "revoked",
+            Ended::Shutdown => "shutdown",
+            Ended::Gone => return,
+        };
+        let _ = tx.try_send(SseEvent::default().event("end").data(serde_json::json!({ "reason": reason }).to_string()));
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -67,65 +90,106 @@ fn reload(latest: i64, reason: &str) -> SseEvent {
         .data(serde_json::json!({ "latest": latest, "reason": reason }).to_string())
 }
 
-/// Sends the backlog then the live events to one client, until it goes away.
+/// Why a stream stopped.
+enum Ended {
+    /// The client went away.
+    Gone,
+    Revoked,
+    Shutdown,
+}
+
+/// One client's end of the stream: every event passes the credential check on its way out.
+struct Out {
+    tx: mpsc::Sender<SseEvent>,
+    store: Store,
+    /// The hash of the token that opened the stream.
+    token: String,
+    /// The store's credentials generation when the token was last found valid.
+    checked: u64,
+}
+
+impl Out {
+    /// Sends one event, unless the token stopped being valid since it was last checked. A
+    /// disable or revoke made through this server bumps the generation before it answers, so
+    /// no event committed after that answer reaches the stream; the watcher in `streams`
+    /// covers changes from other processes.
+    async fn send(&mut self, e: SseEvent) -> Result<(), Ended> {
+        let generation = self.store.credentials_generation();
+        if generation != self.checked {
+            match self.store.valid_token_hashes(std::slice::from_ref(&self.token)).await {
+                Ok(valid) if valid.contains(&self.token) => self.checked = generation,
+                Ok(_) => return Err(Ended::Revoked),
+                Err(err) => {
+                    tracing::warn!(error = %err, "checking an event stream's token failed");
+                    return Err(Ended::Gone);
+                }
+            }
+        }
+        self.tx.send(e).await.map_err(|_| Ended::Gone)
+    }
+}
+
+/// Sends the backlog then the live events to one client, until it goes away or its token
+/// stops being valid.
 async fn pump(
     store: Store,
     after: Option<i64>,
     (lo, hi): (i64, i64),
     mut live: broadcast::Receiver<Event>,
-    tx: mpsc::Sender<SseEvent>,
-) {
+    mut out: Out,
+) -> Ended {
     let mut last = match after {
         // A new client starts from now: it loads a snapshot first.
         None => hi,
         Some(n) if n > hi => {
             // Ids from another server or a wiped database.
-            if tx.send(reload(hi, "unknown event id")).await.is_err() {
-                return;
+            if let Err(why) = out.send(reload(hi, "unknown event id")).await {
+                return why;
             }
             hi
         }
         Some(n) if lo > 0 && n + 1 < lo => {
-            if tx.send(reload(hi, "too far behind")).await.is_err() {
-                return;
+            if let Err(why) = out.send(reload(hi, "too far behind")).await {
+                return why;
             }
             hi
         }
         Some(n) => n,
     };
-    if catch_up(&store, &mut last, &tx).await.is_err() {
-        return;
+    if let Err(why) = catch_up(&store, &mut last, &mut out).await {
+        return why;
     }
     loop {
         match live.recv().await {
             Ok(e) if e.id <= last => {}
             Ok(e) if e.id == last + 1 => {
                 last = e.id;
-                if tx.send(sse(&e)).await.is_err() {
-                    return;
+                if let Err(why) = out.send(sse(&e)).await {
+                    return why;
                 }
             }
             // A gap (another process wrote events, or this client fell behind the channel):
             // fill it from the table, which holds everything in order.
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                if catch_up(&store, &mut last, &tx).await.is_err() {
-                    return;
+                if let Err(why) = catch_up(&store, &mut last, &mut out).await {
+                    return why;
                 }
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            Err(broadcast::error::RecvError::Closed) => return Ended::Shutdown,
         }
     }
 }
 
-async fn catch_up(store: &Store, last: &mut i64, tx: &mpsc::Sender<SseEvent>) -> Result<(), ()> {
+async fn catch_up(store: &Store, last: &mut i64, out: &mut Out) -> Result<(), Ended> {
     loop {
         let page = store.events_since(*last, PAGE).await.map_err(|e| {
             tracing::warn!(error = %e, "event catch-up failed");
+            Ended::Gone
         })?;
         let n = page.len();
         for e in page {
             *last = e.id;
-            tx.send(sse(&e)).await.map_err(|_| ())?;
+            out.send(sse(&e)).await?;
         }
         if n < PAGE as usize {
             return Ok(());

@@ -85,6 +85,9 @@ pub struct Hive {
     state: Mutex<State>,
 }
 
+/// How many of a caller's best questions one pull tries, in one transaction.
+const PULL_CANDIDATES: usize = 64;
+
 impl Hive {
     pub fn new(config: &Config) -> Hive {
         Hive {
@@ -139,7 +142,8 @@ impl Hive {
                 lapsed.get(&q).cloned().unwrap_or_default()
             });
             for o in &planned {
-                st.offers.insert(o.question, LiveOffer { agent: o.agent, expires_at: now + self.offer_ms });
+                st.offers
+                    .insert(o.question, LiveOffer { agent: o.agent, expires_at: now.saturating_add(self.offer_ms) });
             }
             let breaches: Vec<i64> =
                 waiting.iter().filter(|q| q.sla_due_at <= now && st.breached.insert(q.id)).map(|q| q.id).collect();
@@ -151,7 +155,7 @@ impl Hive {
                 let extra = serde_json::json!({
                     "to": handles.get(&o.agent),
                     "tier": o.tier.as_str(),
-                    "expires_at": now + self.offer_ms,
+                    "expires_at": now.saturating_add(self.offer_ms),
                 });
                 (event_kind::QUESTION_OFFERED, o.question, extra)
             })
@@ -165,7 +169,11 @@ impl Hive {
     /// urgent it may take, preferring what was offered to it). Tries the next best when a
     /// colleague claims the first choice in the meantime.
     pub async fn next(&self, app: &AppState, agent: &Agent) -> Result<Option<Question>> {
-        for _ in 0..5 {
+        // `None` must mean "nothing for you", not "someone was faster": each round claims the
+        // first still-free question of the caller's ranking in one transaction, and a new round
+        // (a fresh picture) is needed only when others took every candidate meanwhile, which
+        // means the queue moved on. The bound only stops a pathological loop.
+        for _ in 0..50 {
             let now = app.now();
             let (agents, questions) = app.store.routing_snapshot().await?;
             let Some(me) = agents.iter().find(|a| a.id == agent.id) else { return Ok(None) };
@@ -178,14 +186,19 @@ impl Hive {
                 let st = self.lock();
                 waiting.retain(|q| st.offers.get(&q.id).is_none_or(|o| o.agent == agent.id || o.expires_at <= now));
             }
-            let Some((q, _)) = hive::best_question(&me, &waiting, now) else { return Ok(None) };
-            match app.store.claim(q.id, agent, app.lease_ms(), now).await {
-                Ok(q) => {
-                    self.lock().offers.remove(&q.id);
-                    return Ok(Some(q));
-                }
-                Err(crate::error::Error::Conflict { code: "already_claimed", .. }) => continue,
-                Err(e) => return Err(e),
+            let mut ranked = hive::ranked_questions(&me, &waiting, now);
+            {
+                // What the router offered the caller comes first: that is where it is expected.
+                let st = self.lock();
+                ranked.sort_by_key(|q| st.offers.get(&q.id).is_none_or(|o| o.agent != agent.id));
+            }
+            let ranked: Vec<i64> = ranked.into_iter().take(PULL_CANDIDATES).map(|q| q.id).collect();
+            if ranked.is_empty() {
+                return Ok(None);
+            }
+            if let Some(q) = app.store.claim_first(&ranked, agent, app.lease_ms(), now).await? {
+                self.lock().offers.remove(&q.id);
+                return Ok(Some(q));
             }
         }
         Ok(None)

@@ -7,7 +7,9 @@ mod error;
 mod events;
 mod extract;
 pub mod hive;
+pub mod listen;
 pub mod openapi;
+pub mod streams;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -39,6 +41,8 @@ pub struct AppState {
     functions: Arc<Vec<String>>,
     /// The social network connectors `serve` runs (none unless configured).
     pub channels: Arc<crate::channels::Channels>,
+    /// The open event streams, ended when their credentials go or the server stops.
+    pub streams: Arc<streams::Streams>,
 }
 
 impl AppState {
@@ -53,6 +57,7 @@ impl AppState {
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
             channels: Arc::new(crate::channels::Channels::default()),
+            streams: Arc::default(),
         }
     }
 
@@ -84,6 +89,7 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
+    let limits = Arc::new(listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes));
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .nest("/api/v1", api::router(&state.config).merge(events::router()))
@@ -98,6 +104,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(limits, listen::read_body_in_time))
         .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
@@ -160,18 +167,30 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
 
 /// Binds `addr` and serves until ctrl-c / SIGTERM. `on_ready` is told the bound address.
 pub async fn serve(state: AppState, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    serve_until(state, addr, on_ready, shutdown_signal()).await
+}
+
+/// [`serve`], stopping when `shutdown` completes: the streams end, requests in flight finish
+/// (within `server.shutdown_grace_seconds`), the jobs stop and the database is checkpointed.
+pub async fn serve_until(
+    state: AppState,
+    addr: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let jobs = spawn_jobs(state.clone());
     let channels = (!state.channels.is_empty()).then(|| crate::channels::spawn(state.clone()));
     on_ready(local);
-    let store = state.store.clone();
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let limits = listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes);
+    listen::run(listener, app(state.clone()), &limits, &state.streams, shutdown).await;
     jobs.abort();
     if let Some(c) = channels {
         c.abort();
     }
-    store.close().await;
+    state.store.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

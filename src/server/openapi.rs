@@ -12,6 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+use crate::model::Millis;
 
 /// One operation of the API.
 pub struct Operation {
@@ -219,7 +220,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "post",
         path: "/api/v1/inbound",
         role: "admin",
-        summary: "Customer messages in, with an admin token or a Standard Webhooks signature: one object or an array of up to 1000, stored in one transaction (all or none). Threads follow-ups, reopens resolved questions, drops duplicates by (channel, external_id), holds posts from blocked accounts, repeats and floods (outcome held). 201 when anything was stored, 200 when every message was a duplicate.",
+        summary: "Customer messages in, with an admin token or a Standard Webhooks signature: one object or an array of up to 1000; the messages of an array that can be stored go in together in one transaction, each other item is answered rejected with the reason. Threads follow-ups, reopens resolved questions, drops duplicates by (channel, external_id), holds posts from blocked accounts, repeats and floods (outcome held). 201 when anything new was stored, else 200.",
         body: Some(("InboundBody", true)),
         ok: &[(200, Some("InboundAnswer")), (201, Some("InboundAnswer"))],
         ..OP
@@ -244,8 +245,18 @@ pub const OPERATIONS: &[Operation] = &[
         method: "post",
         path: "/api/v1/agents/{handle}/disable",
         role: "admin",
-        summary: "Disable an employee: tokens revoked, held questions back to the queue.",
+        summary: "Disable an employee: tokens revoked, held questions back to the queue, open event streams ended. The last enabled admin cannot be disabled (409 last_admin).",
         ok: &[(200, Some("Agent"))],
+        errors: &[409],
+        ..OP
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/agents/{handle}/enable",
+        role: "admin",
+        summary: "Enable a disabled employee again; their old tokens stay revoked (issue a new one). 409 not_disabled.",
+        ok: &[(200, Some("Agent"))],
+        errors: &[409],
         ..OP
     },
     Operation {
@@ -269,10 +280,11 @@ pub const OPERATIONS: &[Operation] = &[
 impl Operation {
     /// Every error status the operation can answer, ascending.
     pub fn errors(&self) -> Vec<u16> {
+        // 503: the server holds its most connections, or the database stayed busy; try again.
         let mut out: Vec<u16> = self.errors.to_vec();
+        out.push(503);
         if self.role != "none" {
-            // 503: the database stayed busy past the pool's timeout; try again.
-            out.extend([401, 503]);
+            out.push(401);
         }
         if self.role != "none" && self.role != "agent" {
             out.push(403);
@@ -283,8 +295,9 @@ impl Operation {
         }
         match self.body {
             // The webhook endpoint reads the body as bytes (its signature covers them as sent).
-            Some(("InboundBody", _)) => out.extend([400, 413, 422]),
-            Some(_) => out.extend([400, 413, 415, 422]),
+            // 408: the body did not arrive within server.body_timeout_seconds.
+            Some(("InboundBody", _)) => out.extend([400, 408, 413, 422]),
+            Some(_) => out.extend([400, 408, 413, 415, 422]),
             None => {}
         }
         out.sort_unstable();
@@ -336,7 +349,7 @@ fn array(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
 
-fn schemas(config: &Config) -> Value {
+fn schemas(config: &Config, now: Millis) -> Value {
     let string = json!({ "type": "string" });
     let int = json!({ "type": "integer", "format": "int64" });
     let id = json!({ "type": "integer", "format": "int64", "minimum": 1 });
@@ -357,7 +370,8 @@ fn schemas(config: &Config) -> Value {
     let short = |min: u32| json!({ "type": "string", "minLength": min, "maxLength": 256 });
     let pct = |v: Value| nullable(json!({ "type": "number", "description": v }));
     let list: Vec<(&str, Value)> = vec![
-        ("Error", all_required(json!({ "error": all_required(json!({ "code": string, "message": string })) }))),
+        ("ErrorBody", all_required(json!({ "code": string, "message": string }))),
+        ("Error", all_required(json!({ "error": r("ErrorBody") }))),
         ("Health", all_required(json!({ "status": { "const": "ok" } }))),
         ("OpenApi", json!({ "type": "object", "required": ["openapi", "paths"] })),
         ("Customer", all_required(json!({ "handle": string, "name": string }))),
@@ -487,11 +501,17 @@ fn schemas(config: &Config) -> Value {
                 "message_id": id
             })),
         ),
+        ("InboundRejected", all_required(json!({ "outcome": { "const": "rejected" }, "error": r("ErrorBody") }))),
         (
             "InboundAnswer",
             json!({
-                "oneOf": [r("InboundOutcome"), all_required(json!({ "items": array(r("InboundOutcome")) }))],
-                "description": "one outcome for one message; {items} in the same order for an array"
+                "oneOf": [
+                    r("InboundOutcome"),
+                    all_required(json!({
+                        "items": array(json!({ "oneOf": [r("InboundOutcome"), r("InboundRejected")] }))
+                    }))
+                ],
+                "description": "one outcome for one message; for an array, {items} in the same order, each message that could not be stored answered rejected with the reason"
             }),
         ),
         (
@@ -601,12 +621,16 @@ fn schemas(config: &Config) -> Value {
                     "external_id": non_blank(256),
                     "customer": obj(json!({ "handle": non_blank(256), "name": { "type": "string", "maxLength": 256 } }),
                                     &["handle", "name"]),
-                    "text": text,
+                    "text": { "type": "string", "pattern": format!("[^{WS}]"),
+                              "description": format!("not only white space; a text over {} characters is cut, with a marker", crate::store::MAX_BODY_CHARS) },
                     "conversation_id": nullable(short(1)),
                     "in_reply_to": nullable(short(1)),
-                    "received_at": nullable(json!({ "type": "integer", "format": "int64", "minimum": 0,
-                                                    "maximum": crate::store::MAX_MILLIS,
-                                                    "description": "ms since the Unix epoch; default: now" })),
+                    "received_at": nullable(json!({
+                        "type": "integer", "format": "int64",
+                        "minimum": now - crate::store::MAX_MESSAGE_AGE_MS,
+                        "maximum": now + crate::store::MAX_CLOCK_AHEAD_MS,
+                        "description": "ms since the Unix epoch, within the last year and at most 10 minutes ahead of the server's clock (the bounds as of when this document was served); default: now"
+                    })),
                     "priority": nullable(json!({ "type": "integer", "minimum": -10, "maximum": 10 }))
                 }),
                 &["channel", "external_id", "customer", "text"],
@@ -615,7 +639,10 @@ fn schemas(config: &Config) -> Value {
         (
             "InboundBody",
             json!({
-                "oneOf": [r("Inbound"), { "type": "array", "items": r("Inbound"), "minItems": 1, "maxItems": 1000 }]
+                "oneOf": [r("Inbound"), {
+                    "type": "array", "minItems": 1, "maxItems": 1000,
+                    "items": { "description": "an Inbound message; an item that is not one (or cannot be stored) is answered rejected in its place, and the others go in" }
+                }]
             }),
         ),
         (
@@ -705,17 +732,18 @@ fn status_text(status: u16) -> &'static str {
         401 => "No valid token (or webhook signature)",
         403 => "Your role may not do this",
         404 => "No such question, message or agent",
+        408 => "The body did not arrive in time",
         409 => "A clash with the current state; the code says which (already_claimed, not_holder, at_capacity…)",
         413 => "The body is over the size limit",
         415 => "The body is not sent as application/json",
         422 => "The body is JSON but its values are not acceptable",
-        503 => "The server is busy; try again",
+        503 => "The server is busy (its most connections, or the database); try again",
         _ => "",
     }
 }
 
-/// The OpenAPI 3.1 document for a server with this configuration.
-pub fn document(config: &Config) -> Value {
+/// The OpenAPI 3.1 document for a server with this configuration whose clock says `now`.
+pub fn document(config: &Config, now: Millis) -> Value {
     let mut paths = Map::new();
     for o in OPERATIONS {
         let mut responses = Map::new();
@@ -772,11 +800,11 @@ pub fn document(config: &Config) -> Value {
         "info": {
             "title": "helphive API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The shared help desk's HTTP API. JSON in and out; every error, on every path, is {\"error\": {\"code\", \"message\"}} with a 4xx status (503 when the database stays busy). Request objects refuse unknown fields; answer objects list every field they carry."
+            "description": "The shared help desk's HTTP API. JSON in and out; every error, on every path, is {\"error\": {\"code\", \"message\"}} with a 4xx status (503 when the server is busy). A body sent with any request is read within server.body_timeout_seconds (else 408) and up to the largest body limit (else 413). Request objects refuse unknown fields; answer objects list every field they carry."
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(config),
+            "schemas": schemas(config, now),
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "description": "an employee's token (helphive token issue HANDLE)" },
                 "webhook": {

@@ -235,6 +235,19 @@ impl Store {
         let agent = load_agent_where(tx.conn(), "a.handle = ?", handle)
             .await?
             .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))?;
+        if agent.role == Role::Admin && !agent.disabled {
+            let admins: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(tx.conn())
+                .await?
+                .try_get("n")?;
+            if admins <= 1 {
+                // Nobody could add, enable or disable anyone through the API afterwards.
+                return Err(Error::conflict(
+                    "last_admin",
+                    format!("@{handle} is the last enabled admin; add or enable another admin first"),
+                ));
+            }
+        }
         sqlx::query("UPDATE agents SET disabled = 1, status = 'offline', status_at = ? WHERE id = ?")
             .bind(now)
             .bind(agent.id)
@@ -257,6 +270,27 @@ impl Store {
                 .await?;
         }
         tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
+        tx.commit().await?;
+        self.announce_credentials_changed();
+        self.agent_by_handle_in_writer(handle).await
+    }
+
+    /// Enables a disabled employee again. Their old tokens stay revoked: issue a new one.
+    pub async fn enable_agent(&self, handle: &str, actor: Option<&str>, now: Millis) -> Result<Agent> {
+        let handle = handle.trim_start_matches('@');
+        let mut tx = self.write(now).await?;
+        let agent = load_agent_where(tx.conn(), "a.handle = ?", handle)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))?;
+        if !agent.disabled {
+            return Err(Error::conflict("not_disabled", format!("@{handle} is not disabled")));
+        }
+        sqlx::query("UPDATE agents SET disabled = 0, status = 'offline', status_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(agent.id)
+            .execute(tx.conn())
+            .await?;
+        tx.event(event_kind::AGENT_ENABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
         tx.commit().await?;
         self.forget_sessions();
         self.agent_by_handle_in_writer(handle).await
@@ -290,7 +324,9 @@ impl Store {
         }
         let token = insert_token(&mut tx, agent.id).await?;
         tx.commit().await?;
-        self.forget_sessions();
+        if revoke_others {
+            self.announce_credentials_changed();
+        }
         Ok(token)
     }
 
@@ -323,6 +359,30 @@ impl Store {
                 Ok(agent)
             }
         }
+    }
+
+    /// Of these token hashes, the ones that still sign in an enabled agent, read afresh (no
+    /// cache): open event streams are checked against it.
+    pub async fn valid_token_hashes(&self, hashes: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut valid = std::collections::HashSet::new();
+        let mut conn = self.read().await?;
+        // SQLite allows 32,766 parameters a statement; pages of 500 keep each query small.
+        for page in hashes.chunks(500) {
+            let marks = vec!["?"; page.len()].join(", ");
+            let sql = format!(
+                "SELECT t.hash FROM tokens t JOIN agents a ON a.id = t.agent_id \
+                 WHERE t.revoked_at IS NULL AND a.disabled = 0 AND t.hash IN ({marks})"
+            );
+            // Only placeholders are formatted in; the hashes are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for h in page {
+                q = q.bind(h.clone());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                valid.insert(row.try_get("hash")?);
+            }
+        }
+        Ok(valid)
     }
 
     /// Sets an agent's presence (online, away, offline).

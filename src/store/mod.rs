@@ -37,8 +37,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
 pub use questions::{
-    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_MILLIS, NewInbound, QueueFilter, QueuePage, SpamRules,
-    TransferTarget,
+    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound, QueueFilter,
+    QueuePage, SpamRules, TransferTarget,
 };
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
@@ -71,10 +71,16 @@ struct Inner {
     readers: Option<SqlitePool>,
     /// Runs WAL checkpoints outside the write path (file databases only).
     checkpointer: Option<Mutex<SqliteConnection>>,
-    /// Set when a write transaction was dropped unfinished (an error, a cancelled request): the
-    /// next user of the writer rolls it back first.
+    /// Set when a write transaction was dropped unfinished (an error, a refused operation, a
+    /// cancelled request) and its rollback has not run yet: the next user of the writer rolls it
+    /// back first. Normally the rollback runs at once (see `WriteTx::drop`).
     dirty: Arc<AtomicBool>,
     events: broadcast::Sender<Event>,
+    /// Woken when this process disables an agent or revokes tokens, so open event streams
+    /// are checked at once (a change from another process is found by polling).
+    credentials_changed: tokio::sync::Notify,
+    /// Counts those changes, so a stream can tell cheaply whether to check its token again.
+    credentials_generation: std::sync::atomic::AtomicU64,
     events_retained: u32,
     /// Token hash → the agent it signed in, and when that was read.
     sessions: std::sync::Mutex<HashMap<String, (Agent, Instant)>>,
@@ -130,6 +136,8 @@ impl Store {
                 checkpointer,
                 dirty: Arc::new(AtomicBool::new(false)),
                 events,
+                credentials_changed: tokio::sync::Notify::new(),
+                credentials_generation: std::sync::atomic::AtomicU64::new(0),
                 events_retained: options.events_retained.max(100),
                 sessions: Default::default(),
                 memory,
@@ -190,6 +198,22 @@ impl Store {
         }
     }
 
+    /// Completes the next time this process disables an agent or revokes tokens.
+    pub async fn credentials_changed(&self) {
+        self.inner.credentials_changed.notified().await;
+    }
+
+    /// How many times this process has disabled an agent or revoked tokens.
+    pub fn credentials_generation(&self) -> u64 {
+        self.inner.credentials_generation.load(Ordering::SeqCst)
+    }
+
+    fn announce_credentials_changed(&self) {
+        self.forget_sessions();
+        self.inner.credentials_generation.fetch_add(1, Ordering::SeqCst);
+        self.inner.credentials_changed.notify_waiters();
+    }
+
     /// A connection for reading.
     async fn read(&self) -> Result<ReadConn> {
         Ok(match &self.inner.readers {
@@ -203,7 +227,7 @@ impl Store {
     async fn write(&self, now: Millis) -> Result<WriteTx> {
         let mut conn = self.lock_writer().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        Ok(WriteTx { conn, open: true, events: Vec::new(), now, store: self.clone() })
+        Ok(WriteTx { conn: Some(conn), open: true, events: Vec::new(), now, store: self.clone() })
     }
 
     /// Copies committed pages from the WAL into the database file, without blocking writers
@@ -252,9 +276,11 @@ impl DerefMut for ReadConn {
 }
 
 /// A write transaction with the events it will publish once committed. Dropped without
-/// `commit`, it is rolled back (by the next user of the writer) and publishes nothing.
+/// `commit` (a refused operation returns early with `?`), it is rolled back at once and publishes
+/// nothing.
 struct WriteTx {
-    conn: OwnedMutexGuard<SqliteConnection>,
+    /// Always `Some` until dropped; `Drop` moves the guard into the rollback task.
+    conn: Option<OwnedMutexGuard<SqliteConnection>>,
     open: bool,
     events: Vec<Event>,
     now: Millis,
@@ -263,17 +289,36 @@ struct WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if self.open {
-            // Set while the writer is still locked (the guard drops after this), so nobody can
-            // use the connection before seeing the flag.
-            self.store.inner.dirty.store(true, Ordering::SeqCst);
+        if !self.open {
+            return;
         }
+        // Set while the writer is still locked, so nobody can use the connection before seeing
+        // the flag; cleared by the rollback below once it has run.
+        let dirty = self.store.inner.dirty.clone();
+        dirty.store(true, Ordering::SeqCst);
+        // SQLite's write lock belongs to the open transaction, not to the mutex: left open until
+        // the next write comes along, it would shut out every other process (the admin CLI) for
+        // as long as the server stays idle. Roll back now, still holding the writer so the next
+        // user starts on a clean connection.
+        let (Some(mut conn), Ok(runtime)) = (self.conn.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        runtime.spawn(async move {
+            match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                Ok(_) => dirty.store(false, Ordering::SeqCst),
+                // SQLite may have rolled back by itself (some errors do that); the flag stays
+                // set and the next user's ROLLBACK fails just as harmlessly.
+                Err(e) => tracing::debug!(error = %e, "rollback of an unfinished transaction"),
+            }
+            drop(conn);
+        });
     }
 }
 
 impl WriteTx {
     fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+        #[allow(clippy::expect_used)] // only `Drop` takes it
+        self.conn.as_mut().expect("the writer is held until the transaction is dropped")
     }
 
     /// Records an event in this transaction.
@@ -308,7 +353,7 @@ impl WriteTx {
     /// Commits, then publishes the events while still holding the writer, so subscribers see
     /// them in id order.
     async fn commit(mut self) -> Result<Vec<Event>> {
-        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+        sqlx::query("COMMIT").execute(self.conn()).await?;
         self.open = false;
         let events = std::mem::take(&mut self.events);
         for e in &events {

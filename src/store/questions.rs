@@ -19,10 +19,6 @@ use crate::routing::Classification;
 /// the channel is known (composer, outbox); this only keeps one request from filling the disk.
 pub const MAX_BODY_CHARS: usize = 10_000;
 
-/// Latest time a message may carry (the end of the year 9999): deadlines are computed from it
-/// and must not overflow.
-pub const MAX_MILLIS: Millis = 253_402_300_799_999;
-
 const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
      FROM questions q LEFT JOIN agents h ON h.id = q.holder_id LEFT JOIN agents b ON b.id = q.answered_by_id";
 
@@ -313,7 +309,7 @@ async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i6
          WHERE id = ?",
     )
     .bind(agent.id)
-    .bind(now + lease_ms)
+    .bind(now.saturating_add(lease_ms))
     .bind(now)
     .bind(now)
     .bind(q.id)
@@ -325,7 +321,7 @@ async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i6
 async fn renew_in_tx(tx: &mut WriteTx, qid: i64, agent: &Agent, lease_ms: i64) -> Result<Question> {
     let now = tx.now;
     sqlx::query("UPDATE questions SET lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now + lease_ms)
+        .bind(now.saturating_add(lease_ms))
         .bind(now)
         .bind(qid)
         .execute(tx.conn())
@@ -416,61 +412,69 @@ impl Store {
     /// instead of threading it. All in one transaction.
     pub async fn ingest(
         &self,
-        msg: NewInbound,
+        mut msg: NewInbound,
         opts: &IngestOptions,
         class: &Classification,
         lease_ms: i64,
         now: Millis,
     ) -> Result<InboundOutcome> {
-        validate_inbound(&msg)?;
+        prepare_inbound(&mut msg, now)?;
         let mut tx = self.write(now).await?;
         let outcome = ingest_in_tx(&mut tx, msg, opts, class, lease_ms, now, Hints::default()).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Whether the store would take `msg` (an id, a handle, some text…), without storing it.
-    pub fn check_inbound(msg: &NewInbound) -> Result<()> {
-        validate_inbound(msg)
-    }
-
     /// Many customer messages in one transaction, in order: what a webhook batch or a page from
-    /// a network brings. Every message is checked before anything is written, so a bad one
-    /// (named by its index) leaves the store unchanged. One commit instead of one per message is
-    /// what lets a burst of thousands go in within a second.
+    /// a network brings. Each answer is the message's outcome, or why it was refused (no id, an
+    /// empty text, an impossible time): one bad message does not keep the rest out. One commit
+    /// instead of one per message is what lets a burst of thousands go in within a second.
     pub async fn ingest_batch(
         &self,
         items: Vec<(NewInbound, IngestOptions, Classification)>,
         lease_ms: i64,
         now: Millis,
-    ) -> Result<Vec<InboundOutcome>> {
-        for (i, (msg, _, _)) in items.iter().enumerate() {
-            validate_inbound(msg).map_err(|e| match e {
-                Error::Invalid(m) => Error::Invalid(format!("message {i}: {m}")),
-                other => other,
-            })?;
+    ) -> Result<Vec<Result<InboundOutcome>>> {
+        let mut answers: Vec<Option<Result<InboundOutcome>>> = Vec::with_capacity(items.len());
+        let mut good = Vec::with_capacity(items.len());
+        for (mut msg, opts, class) in items {
+            match prepare_inbound(&mut msg, now) {
+                Ok(()) => {
+                    answers.push(None);
+                    good.push((msg, opts, class));
+                }
+                Err(e) => answers.push(Some(Err(e))),
+            }
         }
-        let mut tx = self.write(now).await?;
-        // One look for the whole batch instead of one per message; a message whose id comes
-        // twice in the batch, or is already stored, takes the careful path.
-        // Likewise for the spam rules: an account that never wrote before, and writes once in
-        // the batch, can be neither a duplicate nor a flood.
-        let stored = stored_external_ids(tx.conn(), &items).await?;
-        let writers = known_authors(tx.conn(), &items).await?;
-        let mut seen = std::collections::HashSet::new();
-        let mut seen_authors = std::collections::HashSet::new();
-        let mut out = Vec::with_capacity(items.len());
-        for (msg, opts, class) in items {
-            let key = (msg.channel.clone(), msg.external_id.clone());
-            let author = (msg.channel.clone(), msg.customer.handle.clone());
-            let hints = Hints {
-                known_new: !stored.contains(&key) && seen.insert(key),
-                first_post: !writers.contains(&author) && seen_authors.insert(author),
-            };
-            out.push(ingest_in_tx(&mut tx, msg, &opts, &class, lease_ms, now, hints).await?);
+        let mut stored = Vec::with_capacity(good.len());
+        if !good.is_empty() {
+            let mut tx = self.write(now).await?;
+            // One look for the whole batch instead of one per message; a message whose id comes
+            // twice in the batch, or is already stored, takes the careful path.
+            // Likewise for the spam rules: an account that never wrote before, and writes once
+            // in the batch, can be neither a duplicate nor a flood.
+            let known = stored_external_ids(tx.conn(), &good).await?;
+            let writers = known_authors(tx.conn(), &good).await?;
+            let mut seen = std::collections::HashSet::new();
+            let mut seen_authors = std::collections::HashSet::new();
+            for (msg, opts, class) in good {
+                let key = (msg.channel.clone(), msg.external_id.clone());
+                let author = (msg.channel.clone(), msg.customer.handle.clone());
+                let hints = Hints {
+                    known_new: !known.contains(&key) && seen.insert(key),
+                    first_post: !writers.contains(&author) && seen_authors.insert(author),
+                };
+                stored.push(ingest_in_tx(&mut tx, msg, &opts, &class, lease_ms, now, hints).await?);
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(out)
+        let mut stored = stored.into_iter();
+        Ok(answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| stored.next().ok_or_else(|| Error::Internal("batch answers out of step".into())))
+            })
+            .collect())
     }
 
     pub async fn claim(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
@@ -479,6 +483,34 @@ impl Store {
         let q = claim_in_tx(&mut tx, &q, agent, lease_ms).await?;
         tx.commit().await?;
         Ok(q)
+    }
+
+    /// Claims the first of `candidates` (best first) that is still free, in one transaction, so
+    /// agents pulling at the same moment each get a different question instead of all racing
+    /// for the same one. `None`: every candidate was taken meanwhile.
+    pub async fn claim_first(
+        &self,
+        candidates: &[i64],
+        agent: &Agent,
+        lease_ms: i64,
+        now: Millis,
+    ) -> Result<Option<Question>> {
+        let mut tx = self.write(now).await?;
+        for &qid in candidates {
+            let Some(q) = load_question(tx.conn(), qid).await? else { continue };
+            match claim_in_tx(&mut tx, &q, agent, lease_ms).await {
+                Ok(q) => {
+                    tx.commit().await?;
+                    return Ok(Some(q));
+                }
+                // Taken, resolved or held since the snapshot: the next one.
+                Err(Error::Conflict {
+                    code: "already_claimed" | "resolved" | "held" | "awaiting_approval", ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     pub async fn renew(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
@@ -575,7 +607,7 @@ impl Store {
                      updated_at = ? WHERE id = ?",
                 )
                 .bind(to.id)
-                .bind(now + lease_ms)
+                .bind(now.saturating_add(lease_ms))
                 .bind(now)
                 .bind(now)
                 .bind(qid)
@@ -735,7 +767,7 @@ impl Store {
         } else {
             release_reply(&mut tx, mid, qid, agent.id).await?;
             sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now + lease_ms)
+                .bind(now.saturating_add(lease_ms))
                 .bind(qid)
                 .execute(tx.conn())
                 .await?;
@@ -757,7 +789,7 @@ impl Store {
         if q.state == QuestionState::Claimed && q.holder.as_deref() == Some(agent.handle.as_str()) {
             // The holder is working on it: a note renews the lease like a reply does.
             sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now + lease_ms)
+                .bind(now.saturating_add(lease_ms))
                 .bind(qid)
                 .execute(tx.conn())
                 .await?;
@@ -1020,7 +1052,17 @@ fn parse_cursor(c: &str) -> Result<(i64, i64)> {
     Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
 }
 
-fn validate_inbound(msg: &NewInbound) -> Result<()> {
+/// How far back a customer message's `received_at` may lie: a connector catching up on a backlog
+/// brings older posts, but nothing older than a year is a question anyone is waiting on, and
+/// beyond a sane window the deadline arithmetic and the waiting times stop meaning anything.
+pub const MAX_MESSAGE_AGE_MS: Millis = 366 * 24 * 60 * 60 * 1000;
+/// How far ahead of the server's clock `received_at` may be (the sender's clock running fast).
+pub const MAX_CLOCK_AHEAD_MS: Millis = 10 * 60 * 1000;
+
+/// Checks a customer message before it is stored, and makes what can be kept storable: a text
+/// over the length limit is cut, with a marker, rather than refused (the customer did write it,
+/// and a gateway would otherwise retry it forever).
+fn prepare_inbound(msg: &mut NewInbound, now: Millis) -> Result<()> {
     // Lengths in characters, as the API documents them (JSON Schema counts characters).
     let chars = |s: &str| s.chars().count();
     if !is_identifier(&msg.channel) {
@@ -1045,12 +1087,32 @@ fn validate_inbound(msg: &NewInbound) -> Result<()> {
     {
         return Err(Error::invalid("priority must be from -10 to 10"));
     }
-    if let Some(t) = msg.received_at
-        && !(0..=MAX_MILLIS).contains(&t)
+    if let Some(at) = msg.received_at
+        && (at < now.saturating_sub(MAX_MESSAGE_AGE_MS) || at > now.saturating_add(MAX_CLOCK_AHEAD_MS))
     {
-        return Err(Error::invalid("received_at must be ms since the Unix epoch, from 0 to the end of 9999"));
+        return Err(Error::invalid(format!(
+            "received_at {at} is not a time this message can have been received: give milliseconds since the Unix \
+             epoch, within the last year and at most 10 minutes ahead of the server's clock ({now})"
+        )));
     }
-    check_body(&msg.text)
+    if msg.text.trim().is_empty() {
+        return Err(Error::invalid("the message is empty"));
+    }
+    cut_to_length(&mut msg.text);
+    Ok(())
+}
+
+/// Cuts a customer text over [`MAX_BODY_CHARS`] at a character boundary and says so at the end.
+fn cut_to_length(text: &mut String) {
+    let n = text.chars().count();
+    if n <= MAX_BODY_CHARS {
+        return;
+    }
+    let marker = format!(" [… cut by helphive: the customer wrote {n} characters]");
+    let keep = MAX_BODY_CHARS - marker.chars().count();
+    let end = text.char_indices().nth(keep).map(|(i, _)| i).unwrap_or(text.len());
+    text.truncate(end);
+    text.push_str(&marker);
 }
 
 /// Why a post should be held out of the queue, if it should.
@@ -1169,7 +1231,7 @@ async fn ingest_in_tx(
             .bind(class.matched.clone())
             .bind(msg.priority.unwrap_or(0))
             .bind(class.sla_minutes as i64 * 60_000)
-            .bind(received + class.sla_minutes as i64 * 60_000)
+            .bind(received.saturating_add(class.sla_minutes as i64 * 60_000))
             .bind(if held.is_some() { "held" } else { "open" })
             .bind(received)
             .bind(now)
@@ -1334,7 +1396,7 @@ async fn followup(
                      resolved_at = NULL WHERE id = ?",
                 )
                 .bind(a.id)
-                .bind(now + lease_ms)
+                .bind(now.saturating_add(lease_ms))
                 .bind(now)
                 .bind(qid)
                 .execute(tx.conn())
@@ -1405,7 +1467,7 @@ async fn pending_review(tx: &mut WriteTx, message_id: i64, reviewer: &Agent) -> 
 async fn back_to_novice(tx: &mut WriteTx, qid: i64, lease_ms: i64) -> Result<()> {
     let now = tx.now;
     sqlx::query("UPDATE questions SET state = 'claimed', lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now + lease_ms)
+        .bind(now.saturating_add(lease_ms))
         .bind(now)
         .bind(qid)
         .execute(tx.conn())

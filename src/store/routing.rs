@@ -145,7 +145,7 @@ impl Store {
         .bind(topic.to_string())
         .bind(function.to_string())
         .bind(sla_ms)
-        .bind(since + sla_ms)
+        .bind(since.saturating_add(sla_ms))
         .bind(format!("corrected by @{}", agent.handle))
         .bind(now)
         .bind(qid)

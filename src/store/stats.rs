@@ -85,7 +85,7 @@ const BUCKETS: usize = 24;
 fn buckets(times: &[Millis], now: Millis) -> Vec<i64> {
     let mut out = vec![0; BUCKETS];
     for t in times {
-        let age = now - t;
+        let age = now.saturating_sub(*t);
         if (0..BUCKETS as i64 * BUCKET).contains(&age) {
             out[BUCKETS - 1 - (age / BUCKET) as usize] += 1;
         }
@@ -145,7 +145,7 @@ impl Store {
                 _ => {}
             }
             if let Some(o) = oldest {
-                let wait = (now - o).max(0);
+                let wait = now.saturating_sub(o).max(0);
                 f.oldest_waiting_ms = Some(f.oldest_waiting_ms.map_or(wait, |w| w.max(wait)));
             }
         }

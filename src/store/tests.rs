@@ -1,5 +1,6 @@
 //! Store tests: the domain rules straight on an in-memory database, with a fixed clock.
 
+use super::questions::MAX_BODY_CHARS;
 use super::*;
 use crate::config::Config;
 use crate::model::{AgentStatus, Customer, QuestionState, ReplyStatus, Role, Skill, event_kind};
@@ -579,8 +580,12 @@ async fn bad_inbound_is_refused_with_a_reason() {
         (Box::new(|m: &mut NewInbound| m.channel = "Not A Channel".into()) as Box<dyn Fn(&mut NewInbound)>, "channel"),
         (Box::new(|m: &mut NewInbound| m.external_id = String::new()), "external_id"),
         (Box::new(|m: &mut NewInbound| m.text = " ".into()), "empty"),
-        (Box::new(|m: &mut NewInbound| m.text = "x".repeat(10_001)), "10000"),
         (Box::new(|m: &mut NewInbound| m.priority = Some(99)), "priority"),
+        // Times outside a sane window: they wrapped the deadline and made the statistics absurd.
+        (Box::new(|m: &mut NewInbound| m.received_at = Some(i64::MAX)), "received_at"),
+        (Box::new(|m: &mut NewInbound| m.received_at = Some(-1_000_000_000_000_000_000)), "received_at"),
+        (Box::new(|m: &mut NewInbound| m.received_at = Some(T0 + 11 * MIN)), "received_at"),
+        (Box::new(|m: &mut NewInbound| m.received_at = Some(T0 - 400 * 24 * 60 * MIN)), "received_at"),
     ] {
         let mut m = base.clone();
         mutate(&mut m);
@@ -636,4 +641,163 @@ async fn an_unfinished_write_leaves_no_trace() {
         assert_eq!(store.agents().await.unwrap().len(), 1);
         assert_eq!(a.handle, "dana");
     }
+}
+
+/// Whether another process can take SQLite's write lock within a short wait (the admin CLI
+/// waits the same way, only longer).
+async fn another_process_can_write(path: &std::path::Path) -> bool {
+    let mut other =
+        SqliteConnectOptions::new().filename(path).busy_timeout(Duration::from_secs(3)).connect().await.unwrap();
+    let ok = sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.is_ok();
+    if ok {
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    }
+    ok
+}
+
+#[tokio::test]
+async fn a_refused_write_releases_the_database_at_once() {
+    // Every refusal returns early from an open write transaction. Left open until the server's
+    // next successful write, it kept SQLite's write lock and shut out `helphive agent add` and
+    // the other admin commands for as long as the desk stayed idle.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.db");
+    let store = Store::open(&StoreOptions {
+        database: path.display().to_string(),
+        durability: crate::config::Durability::Normal,
+        events_retained: 1000,
+    })
+    .await
+    .unwrap();
+    let config = Config::builtin();
+    let functions: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
+    let new_agent = |handle: &str| NewAgent {
+        handle: handle.into(),
+        display_name: handle.to_uppercase(),
+        function: "billing".into(),
+        role: Role::Agent,
+        novice: false,
+        mentor: None,
+        capacity: 2,
+        skills: vec![],
+        signature: String::new(),
+    };
+    let (ann, _) = store.add_agent(new_agent("ann"), &functions, T0).await.unwrap();
+    let (bob, _) = store.add_agent(new_agent("bob"), &functions, T0).await.unwrap();
+    let msg = NewInbound {
+        channel: "mastodon".into(),
+        external_id: "m1".into(),
+        customer: Customer { handle: "cy".into(), name: "Cy".into() },
+        text: "I was charged twice".into(),
+        conversation_id: None,
+        in_reply_to: None,
+        received_at: Some(T0),
+        priority: None,
+    };
+    let class = classify(&config, &msg.channel, &msg.text);
+    let qid = store.inbound(msg, &class, LEASE, T0).await.unwrap().question.id;
+    store.claim(qid, &ann, LEASE, T0).await.unwrap();
+    assert!(another_process_can_write(&path).await, "a successful write leaves the database free");
+
+    let refusals: Vec<(&str, crate::error::Result<()>)> = vec![
+        ("claim a missing question", store.claim(9999, &bob, LEASE, T0).await.map(drop)),
+        ("claim a held question", store.claim(qid, &bob, LEASE, T0).await.map(drop)),
+        ("renew by a non-holder", store.renew(qid, &bob, LEASE, T0).await.map(drop)),
+        ("release by a non-holder", store.release(qid, &bob, T0).await.map(drop)),
+        ("reply by a non-holder", store.reply(qid, &bob, "hi", Some("k1"), LEASE, T0).await.map(drop)),
+        ("resolve by a non-holder", store.resolve(qid, &bob, false, T0).await.map(drop)),
+        ("reopen an open question", store.reopen(qid, &ann, T0).await.map(drop)),
+        ("unhold a question not held", store.unhold(qid, &ann, T0).await.map(drop)),
+        ("note on a missing question", store.note(9999, &ann, "n", LEASE, T0).await.map(drop)),
+        (
+            "transfer to an unknown function",
+            store
+                .transfer(qid, &ann, TransferTarget::Function("nowhere".into()), None, &functions, LEASE, T0)
+                .await
+                .map(drop),
+        ),
+        (
+            "transfer to an unknown agent",
+            store
+                .transfer(qid, &ann, TransferTarget::Agent("nobody".into()), None, &functions, LEASE, T0)
+                .await
+                .map(drop),
+        ),
+        ("a duplicate handle", store.add_agent(new_agent("ann"), &functions, T0).await.map(drop)),
+        (
+            "an unknown mentor",
+            store
+                .add_agent(
+                    NewAgent { novice: true, mentor: Some("nobody".into()), ..new_agent("novi") },
+                    &functions,
+                    T0,
+                )
+                .await
+                .map(drop),
+        ),
+        ("approve a missing reply", store.approve(9999, &ann, None, LEASE, T0).await.map(drop)),
+        ("reject a missing reply", store.reject(9999, &ann, "no", LEASE, T0).await.map(drop)),
+        ("disable an unknown agent", store.disable_agent("nobody", None, T0).await.map(drop)),
+        ("a token for an unknown agent", store.issue_token("nobody", false, T0).await.map(drop)),
+    ];
+    for (what, outcome) in refusals {
+        assert!(outcome.is_err(), "{what}: expected a refusal");
+        assert!(another_process_can_write(&path).await, "{what}: the refused write still holds the database");
+    }
+    // Nothing of the refusals stuck, and the store itself carries on.
+    let detail = store.question(qid).await.unwrap();
+    assert_eq!(detail.question.holder.as_deref(), Some("ann"));
+    store.release(qid, &ann, T0).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_over_long_customer_text_is_kept_cut_with_a_marker() {
+    let fx = Fixture::new().await;
+    let long = format!("{}{}", "é".repeat(9_990), "x".repeat(2_000));
+    let out = fx.ask("long", "ann", &long, T0).await;
+    assert_eq!(out.outcome, "created");
+    let detail = fx.store.question(out.question.id).await.unwrap();
+    let text = &detail.messages[0].body;
+    assert_eq!(text.chars().count(), MAX_BODY_CHARS);
+    assert!(text.starts_with("éééé"));
+    assert!(text.ends_with("the customer wrote 11990 characters]"), "{}", &text[text.len() - 80..]);
+}
+
+#[tokio::test]
+async fn a_batch_stores_the_good_messages_and_names_the_bad_ones() {
+    let fx = Fixture::new().await;
+    let msg = |id: &str, text: &str, at: Option<i64>| {
+        let m = NewInbound {
+            channel: "webhook".into(),
+            external_id: id.into(),
+            customer: Customer { handle: format!("c-{id}"), name: "C".into() },
+            text: text.into(),
+            conversation_id: None,
+            in_reply_to: None,
+            received_at: at,
+            priority: None,
+        };
+        let class = classify(&fx.config, &m.channel, &m.text);
+        (m, IngestOptions::default(), class)
+    };
+    let out = fx
+        .store
+        .ingest_batch(
+            vec![
+                msg("a", "refund please", None),
+                msg("b", "  ", None),
+                msg("c", "where is my parcel", Some(i64::MAX)),
+                msg("d", "is the store open", None),
+            ],
+            LEASE,
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 4);
+    assert_eq!(out[0].as_ref().unwrap().outcome, "created");
+    assert!(out[1].as_ref().unwrap_err().to_string().contains("empty"));
+    assert!(out[2].as_ref().unwrap_err().to_string().contains("received_at"));
+    assert_eq!(out[3].as_ref().unwrap().outcome, "created");
+    assert_eq!(fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap().total, 2);
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mastodon;
+pub mod process;
 pub mod schema;
 
 use std::sync::Arc;
