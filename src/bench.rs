@@ -20,7 +20,9 @@ pub struct BenchOptions {
     pub agents: usize,
     pub seconds: u64,
     pub think_ms: u64,
-    /// A database URL to use instead of fresh files in a temporary directory.
+    /// Where the phases' databases go instead of fresh files in a temporary directory:
+    /// `sqlite::memory:`, or a path to which each phase appends its own suffix (`.store.db`,
+    /// `.api.db`), since each phase sets up its agents afresh.
     pub database: Option<String>,
     pub config: Config,
 }
@@ -233,7 +235,11 @@ async fn run_api_phase(base: &str, agents: &[(Agent, String, i64)], secs: u64, t
 pub async fn run(opts: BenchOptions) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("helphive-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let db = |name: &str| opts.database.clone().unwrap_or_else(|| dir.join(name).display().to_string());
+    let db = |name: &str| match &opts.database {
+        Some(d) if d.contains(":memory:") => d.clone(),
+        Some(d) => format!("{d}.{name}"),
+        None => dir.join(name).display().to_string(),
+    };
     let n = opts.agents.max(1);
     println!(
         "helphive bench: {n} simulated agents, {} s per phase, SQLite file, durability {:?}",

@@ -24,6 +24,7 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     pub spam: SpamConfig,
     pub outbox: OutboxConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// Which network a connector talks to.
@@ -86,25 +87,33 @@ impl ChannelConfig {
 
     /// The access token, from the environment variable or the file; never from the config.
     pub fn token(&self) -> Result<String, ConfigError> {
-        let name = self.channel_name().to_string();
-        if !self.token_env.is_empty()
-            && let Ok(t) = std::env::var(&self.token_env)
-            && !t.trim().is_empty()
-        {
-            return Ok(t.trim().to_string());
-        }
-        if !self.token_file.is_empty() {
-            let path = PathBuf::from(&self.token_file);
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
-            return Ok(text.trim().to_string());
-        }
-        Err(ConfigError::Invalid {
-            path: format!("channel {name}"),
+        secret_from(&self.token_env, &self.token_file)?.ok_or_else(|| ConfigError::Invalid {
+            path: format!("channel {}", self.channel_name()),
             message: format!(
                 "no access token: set the environment variable {} or name a token_file",
                 if self.token_env.is_empty() { "(token_env)" } else { &self.token_env }
             ),
         })
+    }
+}
+
+/// A secret from the environment variable named `env` (when set and not blank), else from the
+/// file named `file`; `None` when neither is configured. An empty file is an error, not a secret.
+fn secret_from(env: &str, file: &str) -> Result<Option<String>, ConfigError> {
+    if !env.is_empty()
+        && let Ok(t) = std::env::var(env)
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+    match text.trim() {
+        "" => Err(ConfigError::Invalid { path: path.display().to_string(), message: "the file is empty".into() }),
+        t => Ok(Some(t.to_string())),
     }
 }
 
@@ -136,6 +145,25 @@ pub struct OutboxConfig {
     pub base_delay_seconds: u32,
     pub max_delay_seconds: u32,
     pub max_attempts: u32,
+}
+
+/// Prometheus metrics on a listener of their own (`serve`), off unless enabled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub bind: String,
+    /// An environment variable holding the scrapers' bearer token (wins over `token_file`).
+    pub token_env: String,
+    /// A file holding the scrapers' bearer token.
+    pub token_file: String,
+}
+
+impl MetricsConfig {
+    /// The bearer token scrapers must send, if one is configured.
+    pub fn token(&self) -> Result<Option<String>, ConfigError> {
+        secret_from(&self.token_env, &self.token_file)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -369,6 +397,12 @@ impl Config {
         }
         if self.outbox.base_delay_seconds == 0 || self.outbox.max_delay_seconds < self.outbox.base_delay_seconds {
             return Err("outbox: base_delay_seconds must be at least 1 and at most max_delay_seconds".into());
+        }
+        if self.metrics.enabled && self.metrics.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "metrics.bind '{}' is not an address to listen on (like 127.0.0.1:7879)",
+                self.metrics.bind
+            ));
         }
         if !topics.contains(self.routing.default_topic.as_str()) {
             return Err(format!("routing.default_topic '{}' is not one of the [[topics]]", self.routing.default_topic));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use helphive::clock::SystemClock;
 use helphive::config::Config;
@@ -22,31 +22,68 @@ use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
                   and webhooks land in one shared queue; employees claim a question (an exclusive \
                   lease), answer it, and hand it on with its context; shift leads watch live statistics.\n\n\
                   Without a command, helphive opens the agent terminal on the server and token from \
-                  the options or the configuration. `helphive demo` tries it all with nothing to set \
-                  up. Run `helphive serve` for a team, add employees with `helphive agent add`, and \
-                  talk to the API under /api/v1 (see /api/v1/openapi.json)."
+                  the options below or the configuration. `helphive demo` tries it all with nothing to \
+                  set up. Run `helphive serve` for a team, add employees with `helphive agent add`, and \
+                  talk to the API under /api/v1 (see /api/v1/openapi.json). Each command's --help lists \
+                  the options it takes."
 )]
 struct Cli {
-    /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the config directory,
-    /// then the built-in default).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the configuration
+    /// directory, then the built-in default).
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (overrides server.database).
-    #[arg(long, global = true, value_name = "URL")]
-    database: Option<String>,
-    /// Server for the terminal, dashboard and stats (overrides client.server).
-    #[arg(long, global = true, value_name = "URL")]
+    /// Server for the agent terminal (default: client.server in the configuration).
+    #[arg(long, value_name = "URL")]
     server: Option<String>,
-    /// Bearer token for the terminal, dashboard and stats (beware: visible in the process list;
-    /// prefer --token-file or HELPHIVE_TOKEN).
-    #[arg(long, global = true, value_name = "TOKEN")]
+    /// Bearer token for the agent terminal (beware: visible in the process list; prefer
+    /// --token-file or HELPHIVE_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
-    /// File holding the bearer token (overrides client.token_file).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// File holding the bearer token (default: $HELPHIVE_TOKEN, then client.token_file, then the
+    /// file `token` in the data directory).
+    #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// Without a command: open the agent terminal on the shared queue.
+    // Hidden: the terminal has no database. Accepted here for the commands that take it, as in
+    // `helphive --database URL serve` from before each command had its own options.
+    /// Database, for a command that takes it (see the command's --help).
+    #[arg(long, value_name = "URL", hide = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// `--config`, for the commands that read the configuration. Global, so that under `agent` and
+/// `token` it goes before or after the subcommand's name.
+#[derive(Args, Clone, Default)]
+struct ConfigArg {
+    /// Configuration file (default: $HELPHIVE_CONFIG, then config.toml in the configuration
+    /// directory, then the built-in default).
+    #[arg(long, global = true, value_name = "FILE", display_order = 900)]
+    config: Option<PathBuf>,
+}
+
+/// `--database`, for the commands that open the help desk's database themselves.
+#[derive(Args, Clone, Default)]
+struct DatabaseArg {
+    /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (default: server.database,
+    /// else helphive.db in the data directory).
+    #[arg(long, global = true, value_name = "URL", display_order = 901)]
+    database: Option<String>,
+}
+
+/// Server and token, for the commands that talk to a running server.
+#[derive(Args, Clone, Default)]
+struct ServerArgs {
+    /// Server URL (default: client.server in the configuration).
+    #[arg(long, global = true, value_name = "URL", display_order = 902)]
+    server: Option<String>,
+    /// Bearer token (beware: visible in the process list; prefer --token-file or HELPHIVE_TOKEN).
+    #[arg(long, global = true, value_name = "TOKEN", display_order = 903)]
+    token: Option<String>,
+    /// File holding the bearer token (default: $HELPHIVE_TOKEN, then client.token_file, then the
+    /// file `token` in the data directory).
+    #[arg(long, global = true, value_name = "FILE", display_order = 904)]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -55,13 +92,17 @@ enum Command {
     /// asking and colleagues answering, and you in the terminal. For trying helphive out and for
     /// training newcomers.
     Demo {
+        // For the terminal's keys, templates and theme.
+        #[command(flatten)]
+        config: ConfigArg,
         /// A scenario file (TOML; see scenarios/default.toml for the format). Default: built in.
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
         /// How fast scenario time runs: 2 is twice as fast as real time.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
-        /// Your role: agent (the queue), mentor (you review the novice's replies) or lead (the dashboard).
+        /// Your role: agent (the queue), mentor (you review the novice's replies), lead or admin
+        /// (the dashboard).
         #[arg(long, default_value = "agent", value_parser = parse_role)]
         role: Role,
         /// No terminal: run the scenario and print a summary.
@@ -85,42 +126,87 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Only these policies, comma-separated (broadcast, random, round-robin, least-loaded,
-        /// longest-idle, helphive, pooled-oracle).
+        /// longest-idle, helphive, oracle).
         #[arg(long, value_delimiter = ',')]
         policies: Option<Vec<String>>,
         /// Size relative to the preset (0.1 for a quick look).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Also run every policy with this share of questions routed to a wrong function (0 to
+        /// 1), as a topic classifier's errors would, and show both tables.
+        #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+        misroute: Option<f64>,
     },
     /// Open the terminal straight on the shift lead's dashboard.
-    Dashboard,
+    Dashboard {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Print the queue statistics once (for scripts: --json).
     Stats {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        server: ServerArgs,
         /// Print the numbers as JSON, as the API returns them.
         #[arg(long)]
         json: bool,
     },
-    /// Run the help desk server: HTTP API, live events, routing, lease expiry, and the configured
-    /// channels with their outbox.
+    /// Run the help desk server: HTTP API, live events, routing, lease expiry, the configured
+    /// channels with their outbox, and /metrics when [metrics] is enabled.
     Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        database: DatabaseArg,
         /// Address to listen on (overrides server.bind), e.g. 0.0.0.0:7878.
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
     },
     /// Manage employees (works on the server's database; the server may be running).
     Agent {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        database: DatabaseArg,
         #[command(subcommand)]
         command: AgentCommand,
     },
-    /// Manage bearer tokens.
+    /// Manage bearer tokens (works on the server's database; the server may be running).
     Token {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        database: DatabaseArg,
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Copy the database to a new file, consistent and online: the server may go on writing.
+    /// To restore, stop the server and put the copy in the database's place (README, "Backup").
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// The file to write; it must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Print a new secret for signed inbound webhooks (put it in HELPHIVE_WEBHOOK_SECRET or a file).
     WebhookSecret,
-    /// Measure claim+reply through the HTTP API against the same transactions on the store alone.
+    /// Measure claim, reply, resolve and reopen on the store alone, then through the HTTP API
+    /// (back to back, then paced), on a database of its own.
     Bench {
+        // For the durability setting, functions and topics.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where the benchmark's databases go (default: fresh files in a temporary directory):
+        /// sqlite::memory:, or a path PATH for PATH.store.db and PATH.api.db, one per phase.
+        /// Never a help desk's own database.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
         /// Simulated agents working at once.
         #[arg(long, default_value_t = 1000)]
         agents: usize,
@@ -131,6 +217,17 @@ enum Command {
         /// 5000 ms for 1,000 agents is 200 claims and replies a second, far above a real desk.
         #[arg(long, default_value_t = 5000)]
         think_ms: u64,
+    },
+    /// Print a shell completion script: `helphive completions bash > /etc/bash_completion.d/helphive`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from the same definition as --help: `helphive man | man -l -`.
+    Man {
+        /// Write helphive.1 and a page per command (helphive-serve.1, ...) into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -172,14 +269,24 @@ enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Disable an employee: tokens stop working, held questions return to the queue.
-    Disable { handle: String },
+    /// Disable an employee: tokens stop working, open event streams end, held questions return
+    /// to the queue. The last enabled admin cannot be disabled.
+    Disable {
+        /// The employee's handle (with or without @).
+        handle: String,
+    },
+    /// Enable a disabled employee again; their old tokens stay revoked (`token issue` makes one).
+    Enable {
+        /// The employee's handle (with or without @).
+        handle: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Issue another bearer token for an employee (printed once; only its hash is stored).
     Issue {
+        /// The employee's handle (with or without @).
         handle: String,
         /// Revoke the employee's earlier tokens.
         #[arg(long)]
@@ -222,9 +329,9 @@ async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, Stri
 
 /// The client for the terminal commands: server and token from the options, the environment or
 /// the configuration.
-fn terminal_client(cli: &Cli, config: &Config) -> Result<helphive::client::Client, String> {
-    let server = cli.server.clone().unwrap_or_else(|| config.client.server.clone());
-    let token = match (&cli.token, &cli.token_file) {
+fn terminal_client(args: &ServerArgs, config: &Config) -> Result<helphive::client::Client, String> {
+    let server = args.server.clone().unwrap_or_else(|| config.client.server.clone());
+    let token = match (&args.token, &args.token_file) {
         (Some(t), _) => t.clone(),
         (None, Some(f)) => read_token(f)?,
         (None, None) => match std::env::var("HELPHIVE_TOKEN") {
@@ -277,24 +384,82 @@ fn init_file_logging() {
         .try_init();
 }
 
-async fn open_terminal(cli: &Cli, config: &Config, view: helphive::tui::app::View) -> Result<(), String> {
+async fn open_terminal(args: &ServerArgs, config: &Config, view: helphive::tui::app::View) -> Result<(), String> {
     init_file_logging();
-    let client = terminal_client(cli, config)?;
+    let client = terminal_client(args, config)?;
     helphive::tui::run(client, config, helphive::tui::TuiOptions { view, clock: Arc::new(SystemClock) }).await
 }
 
+/// Options given before the command's name (`helphive --config FILE agent list`, as when they
+/// were global) apply to the command when it takes them, and are refused when it does not, rather
+/// than silently ignored.
+fn apply_leading_options(cli: Cli) -> Result<(Option<Command>, ConfigArg, ServerArgs), String> {
+    let Cli { config, server, token, token_file, database, mut command } = cli;
+    let Some(cmd) = &mut command else {
+        if database.is_some() {
+            return Err("--database is not an option of the agent terminal (see `helphive --help`)".into());
+        }
+        return Ok((None, ConfigArg { config }, ServerArgs { server, token, token_file }));
+    };
+    let (name, config_slot, database_slot, server_slot) = match cmd {
+        Command::Demo { config, .. } => ("demo", Some(config), None, None),
+        Command::Sim { .. } => ("sim", None, None, None),
+        Command::Dashboard { config, server } => ("dashboard", Some(config), None, Some(server)),
+        Command::Stats { config, server, .. } => ("stats", Some(config), None, Some(server)),
+        Command::Serve { config, database, .. } => ("serve", Some(config), Some(&mut database.database), None),
+        Command::Agent { config, database, .. } => ("agent", Some(config), Some(&mut database.database), None),
+        Command::Token { config, database, .. } => ("token", Some(config), Some(&mut database.database), None),
+        Command::Backup { config, database, .. } => ("backup", Some(config), Some(&mut database.database), None),
+        Command::WebhookSecret => ("webhook-secret", None, None, None),
+        Command::Bench { config, database, .. } => ("bench", Some(config), Some(database), None),
+        Command::Completions { .. } => ("completions", None, None, None),
+        Command::Man { .. } => ("man", None, None, None),
+    };
+    fill(config_slot.map(|c| &mut c.config), config, "--config", name)?;
+    fill(database_slot, database, "--database", name)?;
+    let (s, t, f) = match server_slot {
+        Some(a) => (Some(&mut a.server), Some(&mut a.token), Some(&mut a.token_file)),
+        None => (None, None, None),
+    };
+    fill(s, server, "--server", name)?;
+    fill(t, token, "--token", name)?;
+    fill(f, token_file, "--token-file", name)?;
+    Ok((command, ConfigArg::default(), ServerArgs::default()))
+}
+
+/// Puts a value given before the command into the command's own option, unless the command
+/// was given one too (the nearer one wins).
+fn fill<T>(slot: Option<&mut Option<T>>, before: Option<T>, flag: &str, command: &str) -> Result<(), String> {
+    match (slot, before) {
+        (_, None) => Ok(()),
+        (Some(slot), Some(v)) => {
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+            Ok(())
+        }
+        (None, Some(_)) => {
+            Err(format!("{flag} is not an option of `helphive {command}` (see `helphive {command} --help`)"))
+        }
+    }
+}
+
+fn load_config(arg: &ConfigArg) -> Result<(Config, String), String> {
+    Config::load(arg.config.as_deref()).map_err(|e| e.to_string())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
-    let (config, origin) = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
-    let db = cli.database.as_deref();
-    let Some(command) = &cli.command else {
-        return open_terminal(&cli, &config, helphive::tui::app::View::Queue).await;
+    let (command, terminal_config, terminal_server) = apply_leading_options(cli)?;
+    let Some(command) = command else {
+        let (config, _) = load_config(&terminal_config)?;
+        return open_terminal(&terminal_server, &config, helphive::tui::app::View::Queue).await;
     };
     match command {
-        Command::Demo { scenario, speed, role, headless, duration } => {
-            let opts = helphive::demo::DemoOptions { scenario: scenario.clone(), speed: *speed, role: *role };
-            if *headless {
+        Command::Demo { config, scenario, speed, role, headless, duration } => {
+            let opts = helphive::demo::DemoOptions { scenario, speed, role };
+            if headless {
                 let duration = match duration {
-                    Some(d) => *d,
+                    Some(d) => d,
                     None => helphive::demo::Scenario::load(opts.scenario.as_deref())?.duration(),
                 };
                 let summary = helphive::demo::run_headless(&opts, duration).await?;
@@ -304,6 +469,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             if duration.is_some() {
                 return Err("--duration goes with --headless; the interactive demo runs until you quit".into());
             }
+            let (config, _) = load_config(&config)?;
             init_file_logging();
             let world = helphive::demo::start(&opts).await?;
             let client =
@@ -323,14 +489,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Sim { preset, scenario, seed, policies, scale } => {
-            let opts = helphive::sim::SimOptions {
-                preset: preset.clone(),
-                scenario: scenario.clone(),
-                seed: *seed,
-                policies: policies.clone(),
-                scale: *scale,
-            };
+        Command::Sim { preset, scenario, seed, policies, scale, misroute } => {
+            let misrouting = misroute.map(helphive::sim::Misrouting::Rate);
+            let opts = helphive::sim::SimOptions { preset, scenario, seed, policies, scale, misrouting };
             // CPU-bound for seconds to minutes: off the async runtime's threads.
             let report = tokio::task::spawn_blocking(move || helphive::sim::run(&opts))
                 .await
@@ -338,25 +499,30 @@ async fn run(cli: Cli) -> Result<(), String> {
             print!("{report}");
             Ok(())
         }
-        Command::Dashboard => open_terminal(&cli, &config, helphive::tui::app::View::Dashboard).await,
-        Command::Stats { json } => {
-            let client = terminal_client(&cli, &config)?;
+        Command::Dashboard { config, server } => {
+            let (config, _) = load_config(&config)?;
+            open_terminal(&server, &config, helphive::tui::app::View::Dashboard).await
+        }
+        Command::Stats { config, server, json } => {
+            let (config, _) = load_config(&config)?;
+            let client = terminal_client(&server, &config)?;
             let stats = client.stats().await.map_err(|e| e.to_string())?;
-            if *json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?);
             } else {
                 print!("{}", helphive::tui::stats_text(&stats));
             }
             Ok(())
         }
-        Command::Serve { bind } => {
+        Command::Serve { config, database, bind } => {
+            let (config, origin) = load_config(&config)?;
             init_logging();
-            let bind = bind.clone().unwrap_or_else(|| config.server.bind.clone());
+            let bind = bind.unwrap_or_else(|| config.server.bind.clone());
             let addr: SocketAddr =
                 bind.parse().map_err(|_| format!("'{bind}' is not an address to listen on (like 127.0.0.1:7878)"))?;
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
-            let store = open_store(db, &config).await?;
+            let store = open_store(database.database.as_deref(), &config).await?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
@@ -370,6 +536,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 };
             let state = AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels);
             tracing::info!(config = %origin, "configuration loaded");
+            // Bound before the API, so /metrics answers once the "listening" line is out.
+            let _metrics = match server::metrics::start(&state).await? {
+                Some((local, task)) => {
+                    tracing::info!("metrics on http://{local}/metrics");
+                    Some(task)
+                }
+                None => None,
+            };
             server::serve(state, addr, |local| {
                 // One line on stdout that scripts (and tests) can wait for.
                 println!("helphive listening on http://{local}");
@@ -377,9 +551,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot serve on {addr}: {e}"))
         }
-        Command::Agent { command } => {
-            let command = command.clone();
-            let store = open_store(db, &config).await?;
+        Command::Agent { config, database, command } => {
+            let (config, _) = load_config(&config)?;
+            let store = open_store(database.database.as_deref(), &config).await?;
             let functions: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
             match command {
                 AgentCommand::Add { handle, name, function, role, skills, capacity, novice, mentor, signature } => {
@@ -448,30 +622,93 @@ async fn run(cli: Cli) -> Result<(), String> {
                     println!("disabled @{}: tokens revoked, held questions returned to the queue", a.handle);
                     Ok(())
                 }
+                AgentCommand::Enable { handle } => {
+                    let a = store.enable_agent(&handle, None, now_ms()).await.map_err(|e| e.to_string())?;
+                    println!("enabled @{}; issue a token to sign in: helphive token issue {}", a.handle, a.handle);
+                    Ok(())
+                }
             }
         }
-        Command::Token { command: TokenCommand::Issue { handle, revoke_others } } => {
-            let store = open_store(db, &config).await?;
-            let token = store.issue_token(handle, *revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
+        Command::Token { config, database, command: TokenCommand::Issue { handle, revoke_others } } => {
+            let (config, _) = load_config(&config)?;
+            let store = open_store(database.database.as_deref(), &config).await?;
+            let token = store.issue_token(&handle, revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
             println!("token for @{} (shown once; only its hash is stored):", handle.trim_start_matches('@'));
             println!("{token}");
             Ok(())
+        }
+        Command::Backup { config, database, file } => {
+            let (config, _) = load_config(&config)?;
+            backup(database.database.as_deref(), &config, &file).await
         }
         Command::WebhookSecret => {
             println!("{}", server::webhook::new_secret());
             Ok(())
         }
-        Command::Bench { agents, seconds, think_ms } => {
-            helphive::bench::run(helphive::bench::BenchOptions {
-                agents: *agents,
-                seconds: *seconds,
-                think_ms: *think_ms,
-                database: db.map(str::to_string),
-                config: config.clone(),
-            })
-            .await
+        Command::Bench { config, database, agents, seconds, think_ms } => {
+            let (config, _) = load_config(&config)?;
+            helphive::bench::run(helphive::bench::BenchOptions { agents, seconds, think_ms, database, config }).await
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "helphive", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man { dir } => {
+            let command = Cli::command();
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    clap_mangen::generate_to(command, &dir)
+                        .map_err(|e| format!("cannot write the man pages to {}: {e}", dir.display()))?;
+                    println!("man pages written to {}", dir.display());
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(command).render(&mut page).map_err(|e| format!("cannot render: {e}"))?;
+                    print_bytes(&page)?;
+                }
+            }
+            Ok(())
         }
     }
+}
+
+/// Writes generated output to stdout; a reader that stops early (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot print: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// `helphive backup FILE`: the store's online copy of an existing database.
+async fn backup(database: Option<&str>, config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let database = helphive::resolve_database(database, config)?;
+    // Opening a missing database would create an empty one and back that up.
+    let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")).unwrap_or(&database);
+    let path = path.split('?').next().unwrap_or(path);
+    if path.contains(":memory:") {
+        return Err("the database is in memory: there is nothing on disk to back up".into());
+    }
+    if !std::path::Path::new(path).exists() {
+        return Err(format!("no database at {path} (give --database, or set server.database)"));
+    }
+    let store = open_store(Some(&database), config).await?;
+    let report = store.backup_to(file).await.map_err(|e| format!("cannot back up to {}: {e}", file.display()));
+    store.close().await;
+    let r = report?;
+    println!(
+        "backed up {database} to {}: {} bytes, {} questions, {} agents, events up to #{} (checked)",
+        file.display(),
+        r.bytes,
+        r.questions,
+        r.agents,
+        r.last_event
+    );
+    Ok(())
 }
 
 fn init_logging() {
@@ -483,4 +720,11 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
         .try_init();
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{s}' is not a share from 0 to 1 (0.2 = one question in five)")),
+    }
 }

@@ -127,6 +127,7 @@ fn the_entry_point_prints_one_row_per_policy() {
         seed: 3,
         policies: Some(vec!["helphive,oracle".into(), "longest-idle".into()]),
         scale: 1.0,
+        misrouting: None,
     };
     let report = sim::run(&opts).unwrap();
     for row in ["helphive", "oracle", "longest-idle", "erlang-c", "best_agent p50"] {
@@ -318,4 +319,37 @@ proptest! {
             prop_assert_eq!(st.duplicates, 0);
         }
     }
+}
+
+#[test]
+fn misrouted_topics_slow_a_topic_router_and_leave_the_oracle_alone() {
+    // The same sample path twice: with the customers' real topics, and with a quarter of the
+    // questions routed to a wrong function. Routing on topics pays for the errors (the wrong
+    // experts take longer, or the question waits for eligibility to widen); the pooled oracle,
+    // which ignores topics, cannot.
+    let opts = SimOptions {
+        preset: "peak".into(),
+        seed: 5,
+        scale: 0.1,
+        policies: Some(vec!["helphive".into(), "oracle".into()]),
+        misrouting: Some(sim::Misrouting::Rate(0.25)),
+        ..SimOptions::default()
+    };
+    let report = sim::run(&opts).unwrap();
+    assert!(report.contains("With realistic topics: 25.0 % of questions routed to a wrong function"), "{report}");
+    let row = |name: &str| -> (f64, f64) {
+        let line = report.lines().find(|l| l.starts_with("mean f.r.")).map(|_| ()).and_then(|_| {
+            report
+                .lines()
+                .skip_while(|l| !l.starts_with("mean f.r."))
+                .find(|l| l.split_whitespace().next() == Some(name))
+        });
+        let cells: Vec<f64> = line.unwrap().split_whitespace().skip(1).take(2).map(|c| c.parse().unwrap()).collect();
+        (cells[0], cells[1])
+    };
+    let (perfect, realistic) = row("helphive");
+    assert!(realistic > perfect, "misrouting costs the topic router: {perfect} → {realistic}\n{report}");
+    let (o_perfect, o_realistic) = row("oracle");
+    assert_eq!(o_perfect, o_realistic, "the oracle ignores topics");
+    assert!(report.contains("with realistic topics, mean first response ≤ 1.15 × oracle"), "{report}");
 }

@@ -26,6 +26,7 @@ use crate::config::{ChannelConfig, ChannelKind, Config, ConfigError};
 use crate::model::Millis;
 use crate::routing;
 use crate::server::AppState;
+use crate::server::metrics::ChannelStage;
 use crate::store::{IngestOptions, NewInbound, SpamRules};
 use crate::text::{self, Counting, Limit};
 
@@ -317,6 +318,7 @@ async fn run_connector(state: AppState, connector: Arc<dyn Connector>, every: Du
     let name = connector.name().to_string();
     let mut delay = Duration::from_secs(1);
     while let Err(e) = connector.prepare().await {
+        state.metrics.channel_error(&name, ChannelStage::Prepare);
         tracing::warn!(channel = %name, error = %e, "channel not ready; will retry");
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(300));
@@ -327,7 +329,10 @@ async fn run_connector(state: AppState, connector: Arc<dyn Connector>, every: Du
         match ingest_once(&state, connector.as_ref()).await {
             Ok(r) if r != IngestReport::default() => tracing::info!(channel = %name, ?r, "ingested"),
             Ok(_) => {}
-            Err(e) => tracing::warn!(channel = %name, error = %e, "ingest failed; will retry"),
+            Err(e) => {
+                state.metrics.channel_error(&name, ChannelStage::Ingest);
+                tracing::warn!(channel = %name, error = %e, "ingest failed; will retry")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -51,6 +51,7 @@ pub async fn drain_once(state: &AppState, now: Millis) -> crate::error::Result<D
             PostOutcome::Failed { .. } => report.failed += 1,
         }
         if let PostOutcome::Failed { error } | PostOutcome::Retry { error, .. } = &outcome {
+            state.metrics.channel_error(&item.channel, crate::server::metrics::ChannelStage::Post);
             tracing::warn!(outbox = item.id, channel = %item.channel, %error, "reply not posted");
         }
         state.store.outbox_record(item.id, &outcome, now).await?;

@@ -8,6 +8,7 @@ mod events;
 mod extract;
 pub mod hive;
 pub mod listen;
+pub mod metrics;
 pub mod openapi;
 pub mod streams;
 pub mod webhook;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub channels: Arc<crate::channels::Channels>,
     /// The open event streams, ended when their credentials go or the server stops.
     pub streams: Arc<streams::Streams>,
+    /// Counters for `/metrics` (served only when `[metrics]` is enabled).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             functions: Arc::new(functions),
             channels: Arc::new(crate::channels::Channels::default()),
             streams: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -90,7 +94,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let limits = Arc::new(listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes));
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .nest("/api/v1", api::router(&state.config).merge(events::router()))
         .fallback(|| async {
@@ -105,8 +109,15 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(limits, listen::read_body_in_time))
-        .layer(axum::middleware::from_fn(error::json_errors))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(error::json_errors));
+    // `layer` wraps every route and the fallbacks after routing, so the matched template is
+    // known; outermost, so answers of the layers inside (a body read too slowly) count too.
+    let router = if state.config.metrics.enabled {
+        router.layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// Starts the background jobs: routing (offers, breaches), returning expired leases to the

@@ -19,8 +19,12 @@ use super::workload::{DAY, FollowUpDraw, MINUTE, NEVER, Workload};
 #[derive(Debug, Clone)]
 pub struct Msg {
     pub at: Millis,
+    /// The topic and function routing sees: the classifier's, right or wrong.
     pub topic: TopicId,
     pub function: FunctionId,
+    /// What the customer needs: how well the agent who takes it fits, hence how long it takes.
+    pub true_topic: TopicId,
+    pub true_function: FunctionId,
     /// Handling time on a primary skill.
     pub handle: Millis,
     pub give_up_at: Millis,
@@ -308,8 +312,10 @@ impl<'w> Engine<'w> {
         }
         let msg = Msg {
             at: now,
-            topic: arr.topic,
-            function: self.work.topics[arr.topic as usize].function,
+            topic: arr.seen_topic,
+            function: self.work.topics[arr.seen_topic as usize].function,
+            true_topic: arr.topic,
+            true_function: self.work.topics[arr.topic as usize].function,
             handle: arr.handle,
             give_up_at: if arr.patience == NEVER { NEVER } else { now.saturating_add(arr.patience) },
             previous_agent: None,
@@ -334,6 +340,8 @@ impl<'w> Engine<'w> {
             at: now,
             topic: p.topic,
             function: p.function,
+            true_topic: p.true_topic,
+            true_function: p.true_function,
             handle: draw.handle,
             give_up_at: if draw.patience == NEVER { NEVER } else { now.saturating_add(draw.patience) },
             previous_agent: p.answered_by,
@@ -393,7 +401,7 @@ impl<'w> Engine<'w> {
         if m.handlers > 0 || m.first_answer.is_some() || m.abandoned {
             self.double_assigned += 1;
         }
-        let tier = self.agents[ai].tier(m.topic, m.function);
+        let tier = self.agents[ai].tier(m.true_topic, m.true_function);
         let first = m.first_assigned.is_none();
         // A second writer of the same answer (broadcast) takes a time of their own.
         let base = if first { m.handle } else { self.work.scenario.sample_handle(&mut self.rng) };
@@ -421,7 +429,7 @@ impl<'w> Engine<'w> {
         ag.idle_since = now;
         self.handling -= 1;
         policy.finished(a, q);
-        let tier = self.agents[ai].tier(self.msgs[qi].topic, self.msgs[qi].function);
+        let tier = self.agents[ai].tier(self.msgs[qi].true_topic, self.msgs[qi].true_function);
         let m = &mut self.msgs[qi];
         m.handlers -= 1;
         if m.first_answer.is_none() {
@@ -619,7 +627,7 @@ fn recovery(msgs: &[Msg], topic: TopicId, end: Millis) -> Option<f64> {
     const STEPS: usize = (DAY / STEP) as usize;
     // Per 5-minute bucket: (questions, on target).
     let mut buckets = vec![(0u32, 0u32); STEPS + 18];
-    for m in msgs.iter().filter(|m| !m.is_followup && m.measured && m.topic == topic && m.at >= end) {
+    for m in msgs.iter().filter(|m| !m.is_followup && m.measured && m.true_topic == topic && m.at >= end) {
         let b = ((m.at - end) / STEP) as usize;
         if let Some(slot) = buckets.get_mut(b) {
             slot.0 += 1;

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod erlang;
+pub mod misroute;
 pub mod policies;
 pub mod probe;
 pub mod report;
@@ -20,6 +21,7 @@ use std::time::Instant;
 
 pub use engine::{Outcome, Stats, Timing};
 pub use erlang::ErlangC;
+pub use misroute::{Confusion, Misrouting};
 pub use policies::PolicyKind;
 pub use workload::{Scenario, Workload};
 
@@ -37,11 +39,14 @@ pub struct SimOptions {
     /// 1.0 = the preset's full size; smaller multiplies the workforce and the volume down (same
     /// load, same durations) for quick runs.
     pub scale: f64,
+    /// Classification errors: when given, every policy also runs on the same workload with
+    /// topics as a classifier would see them, and the report shows both.
+    pub misrouting: Option<Misrouting>,
 }
 
 impl Default for SimOptions {
     fn default() -> SimOptions {
-        SimOptions { preset: "peak".into(), scenario: None, seed: 1, policies: None, scale: 1.0 }
+        SimOptions { preset: "peak".into(), scenario: None, seed: 1, policies: None, scale: 1.0, misrouting: None }
     }
 }
 
@@ -144,12 +149,25 @@ pub fn run(opts: &SimOptions) -> Result<String, String> {
     let work = Workload::generate(&scenario, opts.seed, opts.scale)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(kinds.len());
     let outcomes = simulate(&work, &kinds, opts.seed, threads);
+    let realistic = opts.misrouting.as_ref().map(|m| {
+        let seen = misroute::apply(&work, m, opts.seed);
+        let outcomes = simulate(&seen, &kinds, opts.seed, threads);
+        report::Realistic { misrouting: m.describe(), outcomes }
+    });
     let wall_s = started.elapsed().as_secs_f64();
     // The probe runs after the timed simulation: it is a separate measurement.
     let probe = (scenario.probe_waiting > 0).then(|| {
         let waiting = ((scenario.probe_waiting as f64 * opts.scale).round() as usize).max(1);
         probe::probe(&work, waiting, opts.seed)
     });
-    Ok(report::Report { work: &work, seed: opts.seed, outcomes: &outcomes, probe: probe.as_ref(), wall_s, threads }
-        .render())
+    Ok(report::Report {
+        work: &work,
+        seed: opts.seed,
+        outcomes: &outcomes,
+        realistic: realistic.as_ref(),
+        probe: probe.as_ref(),
+        wall_s,
+        threads,
+    }
+    .render())
 }

@@ -467,7 +467,11 @@ pub struct FollowUpDraw {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Arrival {
     pub at: Millis,
+    /// What the customer needs.
     pub topic: TopicId,
+    /// What the classifier made of it, which is what routing sees (the same as `topic` unless
+    /// the run models misrouting; see `misroute`).
+    pub seen_topic: TopicId,
     /// Handling time on a primary skill; the engine scales it for a poorer fit.
     pub handle: Millis,
     /// How long the customer waits for a first response before giving up (`NEVER`).
@@ -831,6 +835,7 @@ fn draw_arrivals(
             out.push(Arrival {
                 at: at as Millis,
                 topic: topic as TopicId,
+                seen_topic: topic as TopicId,
                 handle: s.sample_handle(rng),
                 patience: s.patience(rng),
                 followup,

@@ -13,6 +13,7 @@ mod agents;
 mod channels;
 mod events;
 mod migrations;
+mod ops;
 mod questions;
 mod routing;
 mod stats;
@@ -36,6 +37,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
+pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
 pub use questions::{
     InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound, QueueFilter,
     QueuePage, SpamRules, TransferTarget,

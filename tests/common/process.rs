@@ -28,6 +28,12 @@ pub fn run_ok(c: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+pub fn run_err(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(!out.status.success(), "{c:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
 /// `agent add` with these arguments; returns the token (the last line it prints).
 pub fn add_agent(dir: &Path, args: &[&str]) -> String {
     let out = run_ok(cmd(dir).args(["agent", "add"]).args(args));
