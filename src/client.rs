@@ -77,6 +77,37 @@ pub enum StreamItem {
     Connected,
 }
 
+/// Where the event stream resumes: the newest event id the client has taken in, from the
+/// stream itself or from a snapshot (`QueuePage::as_of`). Shared between the stream task, which
+/// reads it on every reconnect, and whoever loads snapshots; it only moves forward.
+#[derive(Debug, Clone, Default)]
+pub struct StreamPosition(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl StreamPosition {
+    const NONE: i64 = -1;
+
+    pub fn new(start: Option<i64>) -> StreamPosition {
+        StreamPosition(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start.unwrap_or(Self::NONE))))
+    }
+
+    /// The id to resume after; `None` when nothing has been taken in yet ("from now").
+    pub fn get(&self) -> Option<i64> {
+        let v = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        (v != Self::NONE).then_some(v)
+    }
+
+    /// Everything up to `id` has been taken in.
+    pub fn advance(&self, id: i64) {
+        self.0.fetch_max(id, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The server's word on where we are (a `reload`): it may lie behind ours, after its
+    /// database was replaced.
+    pub fn reset(&self, id: i64) {
+        self.0.store(id, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Client {
     pub fn new(base_url: &str, token: &str) -> ClientResult<Client> {
         let base = base_url.trim_end_matches('/').to_string();
@@ -394,13 +425,20 @@ impl Client {
     /// The live event stream, reconnecting on its own (backoff with jitter, 0.5 s to 15 s) and
     /// resuming from the last event id seen. Dropping the receiver stops it.
     pub fn events(&self, last_event_id: Option<i64>) -> mpsc::Receiver<StreamItem> {
+        self.events_from(StreamPosition::new(last_event_id))
+    }
+
+    /// [`Client::events`] resuming from a shared position: each reconnect asks for what came
+    /// after `position`, which the stream moves with every event and a snapshot loader with the
+    /// snapshot's `as_of`. A client that has seen no event yet still resumes from its snapshot.
+    pub fn events_from(&self, position: StreamPosition) -> mpsc::Receiver<StreamItem> {
         let (tx, rx) = mpsc::channel(1024);
         let client = self.clone();
         tokio::spawn(async move {
-            let mut last = last_event_id;
+            let last = position;
             let mut failures: u32 = 0;
             loop {
-                match client.events_once(last).await {
+                match client.events_once(last.get()).await {
                     Ok(stream) => {
                         failures = 0;
                         if tx.send(StreamItem::Connected).await.is_err() {
@@ -411,13 +449,13 @@ impl Client {
                         while let Some(item) = stream.next().await {
                             match item {
                                 Ok(StreamItem::Event(e)) => {
-                                    last = Some(e.id);
+                                    last.advance(e.id);
                                     if tx.send(StreamItem::Event(e)).await.is_err() {
                                         return;
                                     }
                                 }
                                 Ok(StreamItem::Reload { latest }) => {
-                                    last = Some(latest);
+                                    last.reset(latest);
                                     if tx.send(StreamItem::Reload { latest }).await.is_err() {
                                         return;
                                     }

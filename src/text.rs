@@ -48,6 +48,62 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// Untrusted text as plain words to write back to a customer (a template's `{customer_name}`):
+/// escape sequences removed whole (CSI `ESC [ … final`, OSC `ESC ] … BEL/ST`, two-byte `ESC x`,
+/// C1 CSI), every other control character and bidi control dropped, line breaks and tabs as one
+/// space. Unlike [`one_line`] it shows nothing in their place: what it returns goes into a post,
+/// not onto a screen, so a visible `␛` would be as wrong there as a raw escape.
+pub fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates up to a final byte in @..~.
+                Some('[') => {
+                    for n in chars.by_ref() {
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+                // OSC, DCS, SOS, PM, APC: a string up to BEL or ST (ESC \\).
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    while let Some(n) = chars.next() {
+                        if n == '\u{7}' || n == '\u{9c}' {
+                            break;
+                        }
+                        if n == '\u{1b}' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                // A two-character sequence (ESC c, ESC 7…): both go.
+                _ => {}
+            },
+            '\u{9b}' => {
+                for n in chars.by_ref() {
+                    if ('@'..='~').contains(&n) {
+                        break;
+                    }
+                }
+            }
+            '\n' | '\r' | '\t' => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            c if is_control(c) || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() { out } else { trimmed.to_string() }
+}
+
 /// Untrusted text as safe lines (split at line breaks; `\r\n` counts as one).
 pub fn lines(s: &str) -> Vec<String> {
     s.replace("\r\n", "\n").split(['\n', '\r']).map(one_line).collect()
@@ -223,6 +279,18 @@ mod tests {
         assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
         assert_eq!(safe, "hi\u{241B}[2J\u{241B}]0;pwned\u{2407} there\u{FFFD}31m");
     }
+
+    #[test]
+    fn plain_text_drops_escape_sequences_and_controls_whole() {
+        assert_eq!(plain("Ann \x1b[31mLee\x1b[0m"), "Ann Lee");
+        assert_eq!(plain("\x1b]0;owned\x07Bo\u{9b}1mb"), "Bob");
+        assert_eq!(plain("\x1b]8;;http://x\x1b\\Eve\x1b]8;;\x1b\\"), "Eve");
+        assert_eq!(plain("Li\u{202E}nus\u{202C}\r\nT.\x7f"), "Linus T.");
+        assert_eq!(plain("陈伟 🌻"), "陈伟 🌻");
+        assert_eq!(plain(EVIL_FOR_PLAIN), "REDx");
+    }
+
+    const EVIL_FOR_PLAIN: &str = "\x1b[2J\x1b]0;owned\x07\u{9b}31m RED\u{202E}x\u{202C}\x1bc\x1b";
 
     #[test]
     fn bidi_overrides_are_neutralised_and_lines_split() {

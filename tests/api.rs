@@ -871,6 +871,8 @@ async fn every_answer_matches_the_documented_contract() {
     let parcel = v["items"][6]["question"]["id"].to_string();
     let queue = "/api/v1/queue";
     c.call(admin, get, queue, &[], None).await;
+    let (_, none) = c.call(admin, get, &format!("{queue}?state=resolved&held=true"), &[], None).await;
+    assert_eq!((none["total"].as_i64(), none["as_of"].as_i64().is_some()), (Some(0), true), "{none}");
     let (_, page) = c.call(admin, get, &format!("{queue}?state=held&limit=5"), &[], None).await;
     assert_eq!(page["items"][0]["held_reason"].as_str().map(|r| r.starts_with("flood")), Some(true), "{page}");
 

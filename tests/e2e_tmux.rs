@@ -30,8 +30,14 @@ struct Server(Child);
 
 /// Starts `helphive serve` on a free loopback port; the server stops when the handle drops.
 fn start_server(dir: &Path) -> (Server, String) {
+    start_server_on(dir, "127.0.0.1:0")
+}
+
+/// Starts `helphive serve` on `bind` (the database in `dir`); the server is killed (SIGKILL)
+/// when the handle drops.
+fn start_server_on(dir: &Path, bind: &str) -> (Server, String) {
     let mut child =
-        cmd(dir).args(["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        cmd(dir).args(["serve", "--bind", bind]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("helphive listening on ").unwrap().to_string();
@@ -225,4 +231,97 @@ fn the_demo_opens_the_terminal_with_nothing_to_set_up() {
     tmux.keys(&["q"]);
     // On quitting, the trainer gets the summary.
     tmux.wait_for("Demo summary");
+}
+
+/// Issue 10, item 12: a terminal that has not yet received a single event must not lose what
+/// happens while its server is away. The terminal opens, the server is killed with SIGKILL before
+/// any event reaches it, restarted on the same port and database, and a question is posted before
+/// the terminal reconnects (it is backing off by then): the question must appear. Then `n` claims
+/// it and opens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_terminal_misses_nothing_while_its_server_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    let token = add_agent(
+        dir.path(),
+        // Delivery at level 2: `n` may take a delivery question, but the router offers it only to
+        // experts while the deadline is far, so no offer event carries the question to her.
+        &[
+            "--handle",
+            "dana",
+            "--name",
+            "Dana Kim",
+            "--function",
+            "billing",
+            "--skill",
+            "billing:4",
+            "--skill",
+            "delivery:2",
+        ],
+    );
+    let token_file = dir.path().join("dana.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bind = format!("127.0.0.1:{port}");
+    let (server, base) = start_server_on(dir.path(), &bind);
+
+    let tmux = Tmux { socket: format!("helphive-kill-{}", std::process::id()) };
+    let command = format!(
+        "env HELPHIVE_DATA_DIR={data} HELPHIVE_CONFIG_DIR={config} {bin} --server {base} --token-file {tf}; sleep 30",
+        data = dir.path().join("data").display(),
+        config = dir.path().join("config").display(),
+        bin = env!("CARGO_BIN_EXE_helphive"),
+        tf = token_file.display(),
+    );
+    tmux.run(&["new-session", "-d", "-s", "hh", "-x", "120", "-y", "30", &command]);
+    // The snapshot is in (it loads once the stream is open) and no event has come.
+    tmux.wait_for("The queue is empty");
+
+    drop(server); // SIGKILL
+    tmux.wait_for("OFFLINE");
+    // Let the terminal back off, so its next try comes well after the question is in.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_server, again) = start_server_on(dir.path(), &bind);
+    assert_eq!(again, base);
+    let admin = Client::new(&base, &admin).unwrap();
+    let asked = admin
+        .inbound(&NewInbound {
+            channel: "mastodon".into(),
+            external_id: "toot-while-away".into(),
+            customer: Customer { handle: "ann@social.example".into(), name: "Ann Lee".into() },
+            text: "Where is my parcel? Tracking has not moved while you were away".into(),
+            conversation_id: None,
+            in_reply_to: None,
+            received_at: None,
+            priority: None,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(asked.question.topic, "delivery");
+    let screen = tmux.wait_for("Tracking has not moved");
+    assert!(screen.contains("● online"), "{screen}");
+
+    // A question on her own skill: `n` claims it and opens it.
+    let billing = admin
+        .inbound(&NewInbound {
+            channel: "mastodon".into(),
+            external_id: "toot-billing".into(),
+            customer: Customer { handle: "bo@social.example".into(), name: "Bo".into() },
+            text: "I was charged twice, refund please".into(),
+            conversation_id: None,
+            in_reply_to: None,
+            received_at: None,
+            priority: None,
+        })
+        .await
+        .unwrap();
+    tmux.wait_for("I was charged twice");
+    tmux.keys(&["n"]);
+    let screen = tmux.wait_for("held by @dana");
+    assert!(screen.contains("Conversation"), "{screen}");
+    assert!(screen.contains(&format!("#{} mastodon · Bo", billing.question.id)), "{screen}");
+    assert!(!screen.contains("Where is my parcel"), "{screen}");
+    tmux.keys(&["q"]);
 }

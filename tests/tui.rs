@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use helphive::model::{Event, Message, MessageKind, ReplyStatus, Role};
-use helphive::tui::app::{App, Cmd, Filter, Msg, TransferTo, View, update};
+use helphive::tui::app::{App, Cmd, Filter, Msg, SnapshotPage, TransferTo, View, update};
 use helphive::tui::drafts::Drafts;
 use helphive::tui::fixtures::{self, NOW, agent, app_with, detail, question};
 use helphive::tui::view;
@@ -218,9 +218,90 @@ fn the_queue_loads_once_the_event_stream_is_open() {
     update(&mut app, Msg::SnapshotFailed("timeout".into()));
     update(&mut app, Msg::Disconnected("x".into()));
     assert!(update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot), "tried again");
-    update(&mut app, Msg::Snapshot(vec![question(1)]));
+    update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![question(1)], Some(7))));
+    assert_eq!(app.position, Some(7), "the stream resumes after what the snapshot reflects");
     update(&mut app, Msg::Disconnected("x".into()));
     assert!(!update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot), "a resumed stream needs no reload");
+}
+
+/// Issue 10, item 12: a terminal that has seen no event and has a snapshot that does not say what
+/// it reflects (an older server) has nowhere to resume from; its stream came back "from now", so
+/// it reloads rather than miss what happened while it was away.
+#[test]
+fn a_terminal_without_a_position_reloads_on_reconnect() {
+    let config = helphive::config::Config::builtin();
+    let mut app = App::new(
+        agent("dana", Role::Agent),
+        NOW,
+        vec![],
+        config.client.templates,
+        helphive::tui::keymap::KeyMap::defaults(),
+        None,
+    );
+    update(&mut app, Msg::Connected);
+    update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![question(1)], None)));
+    update(&mut app, Msg::Disconnected("killed".into()));
+    assert!(update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot));
+    update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![question(1), question(2)], None)));
+    app.prepare();
+    assert_eq!(app.order.len(), 2);
+    // Once an event has come, the stream knows where it was.
+    let mut q = question(3);
+    q.updated_at = NOW;
+    update(
+        &mut app,
+        Msg::Event(Event {
+            id: 12,
+            at: NOW,
+            kind: "question.new".into(),
+            question_id: Some(q.id),
+            actor: None,
+            data: serde_json::json!({ "question": q }),
+        }),
+    );
+    update(&mut app, Msg::Disconnected("killed".into()));
+    assert!(!update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot));
+}
+
+/// Issue 10, item 16: the most urgent page shows at once, the rest loads behind it, and the
+/// cursor stays on its question while pages arrive.
+#[test]
+fn the_queue_is_usable_from_its_first_page() {
+    let config = helphive::config::Config::builtin();
+    let mut app = App::new(
+        agent("dana", Role::Agent),
+        NOW,
+        vec![],
+        config.client.templates,
+        helphive::tui::keymap::KeyMap::defaults(),
+        None,
+    );
+    app.mono = true;
+    assert_eq!(update(&mut app, Msg::Connected), vec![Cmd::LoadSnapshot]);
+    let first: Vec<_> = (0..500).map(question).collect();
+    update(
+        &mut app,
+        Msg::Snapshot(SnapshotPage { items: first, total: Some(1200), as_of: Some(40), first: true, done: false }),
+    );
+    let s = screen(&mut app);
+    assert!(s.contains("500 questions · loading… 500 of 1,200"), "{s}");
+    assert!(s.contains("I was charged twice"), "{s}");
+    key(&mut app, KeyCode::Char('j'));
+    let watched = app.selected_question().unwrap().id;
+    for (i, range) in [(500..1000), (1000..1200)].into_iter().enumerate() {
+        let items = range.map(question).collect();
+        update(&mut app, Msg::Snapshot(SnapshotPage { items, total: None, as_of: None, first: false, done: i == 1 }));
+        app.prepare();
+        assert_eq!(app.selected_question().unwrap().id, watched, "the cursor stays on its question");
+    }
+    assert_eq!(app.position, Some(40));
+    let merged = app.order.clone();
+    app.touch();
+    app.prepare();
+    assert_eq!(merged, app.order, "pages merged in give the order a full sort gives");
+    let s = screen(&mut app);
+    assert!(s.contains("1200 questions ─"), "{s}");
+    assert!(!s.contains("loading"), "{s}");
 }
 
 #[test]
@@ -439,7 +520,7 @@ fn live_events_update_the_queue_and_show_who_is_looking() {
     let mut stale = q.clone();
     stale.updated_at = NOW - 1000;
     stale.text = "stale".into();
-    update(&mut app, Msg::Snapshot(vec![stale]));
+    update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![stale], Some(3))));
     assert_ne!(app.questions[&100].text, "stale");
 }
 
@@ -555,4 +636,194 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
         let text = t.backend().to_string();
         assert!(text.contains('\u{241B}') || name == "dashboard", "{name}: the escape is shown as a visible symbol");
     }
+}
+
+fn screen_at(app: &mut App, w: u16, h: u16) -> String {
+    update(app, Msg::Resize(w, h));
+    draw(app, w, h).backend().to_string()
+}
+
+/// The rows of a rendered screen, without the quotes `TestBackend` puts around them.
+fn rows(s: &str) -> Vec<String> {
+    s.lines().map(|l| l.trim_matches('"').to_string()).collect()
+}
+
+// Issue 10, item 16: at 80×24 the question keeps most of the row; the other columns narrow or
+// go, least needed first.
+#[test]
+fn queue_80x24() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let s = screen_at(&mut app, 80, 24);
+    insta::assert_snapshot!(s);
+    let r = rows(&s);
+    assert!(r[2].contains("Wait") && r[2].contains("SLA") && r[2].contains("Customer") && r[2].contains("Question"));
+    let q = r[2].find("Question").unwrap();
+    assert!(80 - q >= 34, "the question has {} of 80 columns:\n{s}", 80 - q);
+    assert!(s.contains("I was charged twice for order 4411"), "{s}");
+}
+
+// Issue 10, item 15: the footer at 140 columns ends in whole entries and `? more`.
+#[test]
+fn queue_140_wide() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let s = screen_at(&mut app, 140, 30);
+    insta::assert_snapshot!(s);
+    let footer = rows(&s).last().unwrap().trim_end().to_string();
+    assert!(footer.ends_with("· ? more"), "{footer}");
+    let full = view::footer_text(&app);
+    for entry in footer.trim().trim_end_matches("· ? more").split(" · ").filter(|e| !e.trim().is_empty()) {
+        assert!(full.split(" · ").any(|f| f == entry.trim()), "'{entry}' is not a whole entry of {full}");
+    }
+}
+
+// Issue 10, item 16: a wide terminal shows the selected question's thread beside the queue.
+#[test]
+fn queue_200_wide_with_preview() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let cmds = update(&mut app, Msg::Resize(200, 40));
+    let first = app.order[0];
+    assert_eq!(cmds, vec![Cmd::LoadPreview(first)]);
+    let d = detail(app.questions[&first].clone());
+    update(&mut app, Msg::Preview(d));
+    let s = screen_at(&mut app, 200, 40);
+    insta::assert_snapshot!(s);
+    assert!(s.contains("Preview"), "{s}");
+    assert!(s.contains("internal note by @lee"), "the thread shows:\n{s}");
+    // Moving the cursor asks for the next question's thread; a narrow terminal asks for none.
+    let next = app.order[1];
+    assert_eq!(key(&mut app, KeyCode::Char('j')), vec![Cmd::LoadPreview(next)]);
+    update(&mut app, Msg::Resize(120, 40));
+    assert_eq!(key(&mut app, KeyCode::Char('j')), vec![]);
+}
+
+// Issue 10, item 16: dashboard tiles keep their figures at 80×24.
+#[test]
+fn dashboard_80x24() {
+    let mut app = app_with(12, agent("lena", Role::Lead));
+    app.view = View::Dashboard;
+    update(&mut app, Msg::Stats(fixtures::stats()));
+    let s = screen_at(&mut app, 80, 24);
+    insta::assert_snapshot!(s);
+    assert!(s.contains("(4 breaching)"), "{s}");
+    assert!(s.contains("/ p90 22m"), "{s}");
+    assert!(s.contains("@dana") && s.contains("@lee"), "the agents keep rows:\n{s}");
+}
+
+// Issue 10, item 15: the approvals header reads "Question" at 80 columns.
+#[test]
+fn approvals_80x24() {
+    let mut app = app_with(12, agent("maya", Role::Mentor));
+    app.view = View::Approvals;
+    let q = question(4);
+    let mut m = fixtures::detail(q.clone()).messages[2].clone();
+    m.author = "nick".into();
+    m.status = Some(ReplyStatus::AwaitingApproval);
+    update(&mut app, Msg::Approvals(vec![(m, q)]));
+    let s = screen_at(&mut app, 80, 24);
+    insta::assert_snapshot!(s);
+    assert!(rows(&s)[2].contains("Question "), "{s}");
+}
+
+// Issue 10, item 15: a 256-character handle does not push the message time off-screen, and an
+// earlier question awaiting approval leaves room for its text.
+#[test]
+fn conversation_with_a_long_handle_140_wide() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let mut q = app.questions[&2].clone();
+    q.customer.handle = "h".repeat(256);
+    app.questions.insert(q.id, q.clone());
+    app.view = View::Conversation;
+    let mut d = detail(q);
+    for m in d.messages.iter_mut().filter(|m| m.kind == MessageKind::Inbound) {
+        m.author = "h".repeat(256);
+    }
+    d.earlier[0].state = helphive::model::QuestionState::AwaitingApproval;
+    update(&mut app, Msg::Detail(d));
+    let s = screen_at(&mut app, 140, 30);
+    insta::assert_snapshot!(s);
+    let head = rows(&s).into_iter().find(|r| r.contains("── customer @")).unwrap();
+    assert!(head.contains(" ago"), "the time shows:\n{head}");
+    let earlier = rows(&s).into_iter().find(|r| r.contains("#3 ")).unwrap();
+    assert!(earlier.contains("#3 approval The soundbar"), "{earlier}");
+}
+
+// Issue 10, item 13: a long template wraps at the composer's width instead of scrolling its
+// start off the left edge.
+#[test]
+fn composer_wraps_a_long_template_80x24() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('r'));
+    ctrl(&mut app, 't');
+    typed(&mut app, "looking");
+    key(&mut app, KeyCode::Enter);
+    let text = app.composer.as_ref().unwrap().text();
+    assert!(!text.contains('\n') && text.len() > 100, "one long line: {text}");
+    let s = screen_at(&mut app, 80, 24);
+    insta::assert_snapshot!(s);
+    assert!(s.contains("Hi Ben Kowalski, thanks for reaching out!"), "the start stays in view:\n{s}");
+    assert!(s.contains("here shortly."), "and the end, on a line below:\n{s}");
+}
+
+// Issue 10, item 14: templates fill in the customer's name without its control characters,
+// never with the on-screen form (␛) of them.
+#[test]
+fn templates_fill_the_name_without_control_characters() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let mut q = app.questions[&2].clone();
+    q.customer.name = "Ann \x1b[31mLee\x1b[0m\u{202E}".into();
+    app.questions.insert(q.id, q.clone());
+    app.view = View::Conversation;
+    update(&mut app, Msg::Detail(detail(q)));
+    key(&mut app, KeyCode::Char('r'));
+    ctrl(&mut app, 't');
+    typed(&mut app, "rfnd");
+    key(&mut app, KeyCode::Enter);
+    let text = app.composer.as_ref().unwrap().text();
+    assert!(text.starts_with("Hi Ann Lee, your refund"), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() || c == '\u{241B}' || c == '\u{FFFD}'), "{text:?}");
+}
+
+// Issue 10, item 16: `n` opens what it claimed.
+#[test]
+fn next_best_opens_what_it_claimed() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Cmd::Next]);
+    let mut q = app.questions[&5].clone();
+    q.holder = Some("dana".into());
+    q.updated_at = NOW;
+    let cmds = update(&mut app, Msg::NextClaimed(Some(q)));
+    assert_eq!(cmds, vec![Cmd::LoadDetail(5)]);
+    assert_eq!(app.view, View::Conversation);
+    assert_eq!(app.detail.as_ref().unwrap().question.id, 5);
+    assert!(app.flash.as_ref().unwrap().0.starts_with("#5 is yours"));
+    // Nothing to take: stay where you are.
+    app.view = View::Queue;
+    assert_eq!(update(&mut app, Msg::NextClaimed(None)), vec![]);
+    assert_eq!(app.view, View::Queue);
+}
+
+#[test]
+fn hostile_text_in_the_preview_pane_is_neutralised() {
+    let mut app = app_with(0, agent("dana", Role::Agent));
+    let mut q = question(1);
+    q.text = EVIL.into();
+    q.customer.name = EVIL.into();
+    q.customer.handle = EVIL.into();
+    app.questions.insert(q.id, q.clone());
+    app.touch();
+    assert_eq!(update(&mut app, Msg::Resize(200, 30)), vec![Cmd::LoadPreview(q.id)]);
+    let mut d = detail(q);
+    for m in &mut d.messages {
+        m.body = EVIL.into();
+        m.author = EVIL.into();
+    }
+    update(&mut app, Msg::Preview(d));
+    let t = draw(&mut app, 200, 30);
+    for cell in t.backend().buffer().content() {
+        let sym = cell.symbol();
+        assert!(!sym.chars().any(|c| c.is_control()), "control character {sym:?} reached the screen");
+        assert!(!sym.contains('\u{202E}') && !sym.contains('\u{202C}'), "bidi override reached the screen");
+    }
+    assert!(t.backend().to_string().contains("Preview"));
 }

@@ -133,13 +133,16 @@ async fn queue(
     };
     // `held=true` narrows to `state=held`, the posts kept out of the queue as spam; with another
     // state no question matches both.
-    let filter = match (held, state) {
-        (true, Some(s)) if s != QuestionState::Held => {
-            return Ok(Json(crate::store::QueuePage { items: Vec::new(), next_cursor: None, total: 0 }));
-        }
-        (true, _) => QueueFilter { state: Some(QuestionState::Held), ..filter },
-        (false, _) => filter,
+    let (filter, nothing_matches) = match (held, state) {
+        (true, Some(st)) if st != QuestionState::Held => (filter, true),
+        (true, _) => (QueueFilter { state: Some(QuestionState::Held), ..filter }, false),
+        (false, _) => (filter, false),
     };
+    if nothing_matches {
+        // Still read, for the page's as_of.
+        let page = s.store.queue(&QueueFilter { limit: 1, ..filter }).await?;
+        return Ok(Json(crate::store::QueuePage { items: Vec::new(), next_cursor: None, total: 0, ..page }));
+    }
     Ok(Json(s.store.queue(&filter).await?))
 }
 

@@ -475,7 +475,11 @@ fn schemas(config: &Config, now: Millis) -> Value {
             all_required(json!({
                 "items": array(r("Question")),
                 "next_cursor": nullable(json!({ "type": "string", "description": "pass as cursor for the next page" })),
-                "total": count
+                "total": count,
+                "as_of": {
+                    "type": "integer", "format": "int64", "minimum": 0,
+                    "description": "the newest event id this page reflects: resume the event stream after it (Last-Event-ID)"
+                }
             })),
         ),
         ("Next", all_required(json!({ "question": nullable(r("Question")) }))),

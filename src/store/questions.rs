@@ -96,6 +96,11 @@ pub struct QueuePage {
     pub next_cursor: Option<String>,
     /// How many questions match the filter in all.
     pub total: i64,
+    /// The id of the newest event this page reflects: every change up to it is in the page. A
+    /// client resumes its event stream after it (`Last-Event-ID: as_of`) and misses nothing,
+    /// even when the stream broke before its first event. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -997,6 +1002,16 @@ impl Store {
             binds.push(Bind::Int(h));
         }
         let mut conn = self.read().await?;
+        // Read before the questions: every event up to here is committed with its change, so
+        // the page reflects at least this much (a later change may show too; replaying its event
+        // is harmless, the newer copy of a question wins).
+        let as_of: i64 = sqlx::query(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0), \
+             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) AS n",
+        )
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
         let where_all = if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") };
         let count_sql = format!("SELECT COUNT(*) AS n FROM questions q WHERE {where_all}");
         let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));
@@ -1025,7 +1040,7 @@ impl Store {
         } else {
             None
         };
-        Ok(QueuePage { items, next_cursor, total })
+        Ok(QueuePage { items, next_cursor, total, as_of: Some(as_of) })
     }
 }
 

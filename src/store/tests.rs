@@ -801,3 +801,18 @@ async fn a_batch_stores_the_good_messages_and_names_the_bad_ones() {
     assert_eq!(out[3].as_ref().unwrap().outcome, "created");
     assert_eq!(fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap().total, 2);
 }
+
+#[tokio::test]
+async fn a_queue_page_names_the_newest_event_it_reflects() {
+    let fx = Fixture::new().await;
+    let empty = fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(empty.as_of, Some(0), "no event yet: resume from the start");
+    fx.ask("m1", "ann", "refund please", T0).await;
+    let dana = fx.agent("dana", |_| {}).await;
+    fx.store.claim(1, &dana, LEASE, T0).await.unwrap();
+    let page = fx.store.queue(&QueueFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let newest = fx.store.event_bounds().await.unwrap().1;
+    assert!(newest > 0);
+    assert_eq!(page.as_of, Some(newest));
+    assert_eq!(page.items[0].holder.as_deref(), Some("dana"), "the claim (an event up to as_of) is in the page");
+}

@@ -186,15 +186,55 @@ pub struct PendingReply {
     pub key: String,
 }
 
+/// One page of the queue snapshot, as it arrives: the most urgent page first, so the queue is
+/// usable at once while the rest loads behind it.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotPage {
+    pub items: Vec<Question>,
+    /// How many open questions the server has in all (from the first page), for "loading… n of m".
+    pub total: Option<i64>,
+    /// The newest event the snapshot reflects (`QueuePage::as_of` of its first page).
+    pub as_of: Option<i64>,
+    /// The first page of a load.
+    pub first: bool,
+    /// The last page of a load.
+    pub done: bool,
+}
+
+impl SnapshotPage {
+    /// A whole snapshot in one page.
+    pub fn whole(items: Vec<Question>, as_of: Option<i64>) -> SnapshotPage {
+        SnapshotPage { total: Some(items.len() as i64), items, as_of, first: true, done: true }
+    }
+}
+
+/// From this width on, the queue shows the selected question's thread beside the list.
+pub const PREVIEW_MIN_WIDTH: u16 = 160;
+
 /// Everything the screen shows.
 pub struct App {
     pub me: Agent,
     pub now: Millis,
     pub online: bool,
     pub offline_reason: Option<String>,
+    /// The first page of the queue has arrived: the queue is usable.
     pub loaded: bool,
     /// A snapshot load is under way.
     pub loading: bool,
+    /// The last page of a snapshot arrived.
+    pub complete: bool,
+    /// Open questions on the server when the load began, and how many pages' worth arrived.
+    pub load_total: Option<i64>,
+    pub load_count: usize,
+    /// The newest event taken in (from the stream or a snapshot's `as_of`). `None`: the stream
+    /// would resume "from now" and could miss what happens while it is away, so a reconnect
+    /// reloads instead.
+    pub position: Option<i64>,
+    /// The terminal's size (columns, rows), for what `update` decides by width: the preview.
+    pub size: (u16, u16),
+    /// The thread shown beside the queue on a wide terminal, and the id last asked for.
+    pub preview: Option<QuestionDetail>,
+    preview_wanted: Option<i64>,
     pub view: View,
     pub questions: HashMap<i64, Question>,
     /// Ids in the queue view's order (filtered, searched, most urgent first).
@@ -236,8 +276,14 @@ pub struct App {
 pub enum Msg {
     Key(KeyEvent),
     Tick(Millis),
-    /// The whole open queue, as loaded.
-    Snapshot(Vec<Question>),
+    /// A page of the open queue, as loaded.
+    Snapshot(SnapshotPage),
+    /// The terminal's size changed (columns, rows).
+    Resize(u16, u16),
+    /// `n` claimed this question for me (or found nothing: `None`).
+    NextClaimed(Option<Question>),
+    /// The thread for the preview beside the queue.
+    Preview(QuestionDetail),
     /// Loading the queue failed; the next connection tries again.
     SnapshotFailed(String),
     Event(Event),
@@ -277,6 +323,8 @@ pub enum Msg {
 pub enum Cmd {
     LoadSnapshot,
     LoadDetail(i64),
+    /// The thread for the preview pane (no "viewing" mark: a glance is not a look).
+    LoadPreview(i64),
     MarkViewing(i64),
     Claim(i64),
     Next,
@@ -286,11 +334,27 @@ pub enum Cmd {
     Reopen(i64),
     Unhold(i64),
     Reply(PendingReply),
-    Note { question_id: i64, body: String },
-    Transfer { question_id: i64, to: TransferTo, note: Option<String> },
-    Recategorize { question_id: i64, topic: String },
-    Approve { message_id: i64, edited: Option<String> },
-    Reject { message_id: i64, reason: String },
+    Note {
+        question_id: i64,
+        body: String,
+    },
+    Transfer {
+        question_id: i64,
+        to: TransferTo,
+        note: Option<String>,
+    },
+    Recategorize {
+        question_id: i64,
+        topic: String,
+    },
+    Approve {
+        message_id: i64,
+        edited: Option<String>,
+    },
+    Reject {
+        message_id: i64,
+        reason: String,
+    },
     LoadStats,
     LoadApprovals,
 }
@@ -311,6 +375,13 @@ impl App {
             offline_reason: None,
             loaded: false,
             loading: false,
+            complete: false,
+            load_total: None,
+            load_count: 0,
+            position: None,
+            size: (80, 24),
+            preview: None,
+            preview_wanted: None,
             view: View::Queue,
             questions: HashMap::new(),
             order: Vec::new(),
@@ -485,6 +556,81 @@ impl App {
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
     }
 
+    /// Many questions at once (a snapshot page). New questions are merged into the sorted order
+    /// in one pass (a page of 500 into 100,000 costs one walk, not a sort of everything); when
+    /// one replaces a copy already shown, the order is rebuilt before the next frame.
+    fn upsert_many(&mut self, items: Vec<Question>) {
+        if items.len() < 64 && !self.order_dirty {
+            for q in items {
+                self.upsert(q);
+            }
+            return;
+        }
+        let mut fresh: Vec<(bool, Millis, i64)> = Vec::with_capacity(items.len());
+        let mut replaced = false;
+        for q in items {
+            if let Some(existing) = self.questions.get(&q.id) {
+                if existing.updated_at > q.updated_at {
+                    continue; // an older copy: keep the newer
+                }
+                replaced = true;
+            }
+            if let Some(d) = self.detail.as_mut()
+                && d.question.id == q.id
+            {
+                d.question = q.clone();
+            }
+            if self.passes(&q) {
+                fresh.push(order_key(&q));
+            }
+            self.questions.insert(q.id, q);
+        }
+        if self.order_dirty || replaced {
+            self.order_dirty = true;
+            return;
+        }
+        fresh.sort_unstable();
+        let Some(lowest) = fresh.first().copied() else { return };
+        let key = |app: &App, id: i64| app.questions.get(&id).map(order_key).unwrap_or((true, Millis::MAX, id));
+        // Pages come most urgent first, so a new page mostly lands behind what is shown: what
+        // sorts before its first question stays where it is, untouched.
+        let start = self.order.partition_point(|id| key(self, *id) < lowest);
+        let selected_id = self.order.get(self.selected).copied().filter(|_| self.selected >= start);
+        let tail = self.order.split_off(start);
+        self.order.reserve(tail.len() + fresh.len());
+        let mut fresh = fresh.into_iter().peekable();
+        for id in tail {
+            let k = key(self, id);
+            while let Some(f) = fresh.next_if(|f| *f < k) {
+                self.order.push(f.2);
+            }
+            if Some(id) == selected_id {
+                self.selected = self.order.len();
+            }
+            self.order.push(id);
+        }
+        self.order.extend(fresh.map(|f| f.2));
+    }
+
+    /// Whether the queue shows a preview pane beside the list (a wide terminal).
+    pub fn shows_preview(&self) -> bool {
+        self.view == View::Queue && self.size.0 >= PREVIEW_MIN_WIDTH
+    }
+
+    /// Asks for the selected question's thread when the preview shows and it is not loaded.
+    fn preview_cmd(&mut self) -> Option<Cmd> {
+        if !self.shows_preview() || !self.online {
+            return None;
+        }
+        self.prepare();
+        let id = self.selected_question()?.id;
+        if self.preview_wanted == Some(id) {
+            return None;
+        }
+        self.preview_wanted = Some(id);
+        Some(Cmd::LoadPreview(id))
+    }
+
     /// The sort key of an id in `order`; `changed` (being moved) is looked up as `its_key`,
     /// since the map already holds its new version.
     fn key_of(&self, id: i64, changed: i64, its_key: (bool, Millis, i64)) -> (bool, Millis, i64) {
@@ -510,6 +656,12 @@ fn order_key(q: &Question) -> (bool, Millis, i64) {
 }
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    let mut cmds = update_inner(app, msg);
+    cmds.extend(app.preview_cmd());
+    cmds
+}
+
+fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(k) => on_key(app, k),
         Msg::Tick(now) => {
@@ -527,27 +679,80 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             cmds
         }
-        Msg::Snapshot(items) => {
-            for q in items {
-                app.upsert(q);
+        Msg::Snapshot(page) => {
+            if page.first {
+                app.load_total = page.total;
+                app.load_count = 0;
             }
+            if let Some(p) = page.as_of
+                && page.first
+            {
+                app.position = Some(app.position.map_or(p, |c| c.max(p)));
+            }
+            app.load_count += page.items.len();
+            app.upsert_many(page.items);
             app.loaded = true;
-            app.loading = false;
+            if page.done {
+                app.loading = false;
+                app.complete = true;
+            }
             vec![]
         }
-        Msg::Event(e) => on_event(app, e),
+        Msg::Resize(w, h) => {
+            app.size = (w, h);
+            vec![]
+        }
+        Msg::NextClaimed(None) => {
+            app.info("nothing waiting on your skills right now");
+            vec![]
+        }
+        Msg::NextClaimed(Some(q)) => {
+            // Open what was claimed: the agent pressed n to work on it, not to hunt for it.
+            app.info(format!("#{} is yours: {}", q.id, text::truncate(&text::one_line(&q.text), 50)));
+            let id = q.id;
+            app.upsert(q.clone());
+            app.view = View::Conversation;
+            app.detail_scroll = 0;
+            app.detail = Some(QuestionDetail { question: q, messages: Vec::new(), earlier: Vec::new() });
+            vec![Cmd::LoadDetail(id)]
+        }
+        Msg::Preview(d) => {
+            if app.preview_wanted == Some(d.question.id) {
+                app.upsert(d.question.clone());
+                app.preview = Some(d);
+            }
+            vec![]
+        }
+        Msg::Event(e) => {
+            app.position = Some(app.position.map_or(e.id, |c| c.max(e.id)));
+            if e.question_id.is_some() && e.question_id == app.preview_wanted && e.kind != "question.viewing" {
+                app.preview_wanted = None; // the previewed thread changed: load it again
+            }
+            on_event(app, e)
+        }
         Msg::Connected => {
             let was_offline = !app.online;
             app.online = true;
             app.offline_reason = None;
             let mut cmds = Vec::new();
-            if !app.loaded && !app.loading {
-                // First connection: the stream is open, now the snapshot (see `tui::run`).
+            if !app.complete && !app.loading {
+                // First connection (or a load that broke off): the stream is open, now the
+                // snapshot (see `tui::run`).
                 app.loading = true;
+                cmds.push(Cmd::LoadSnapshot);
+            } else if was_offline && app.position.is_none() && !app.loading {
+                // Nothing tells the stream where we were (no event yet, a server that does not
+                // say what its snapshot reflects): it resumed "from now", so anything that
+                // happened while we were away is only in a fresh snapshot.
+                app.questions.clear();
+                app.order_dirty = true;
+                app.loading = true;
+                app.complete = false;
                 cmds.push(Cmd::LoadSnapshot);
             }
             if was_offline {
                 app.info("back online");
+                app.preview_wanted = None;
                 // The event stream resumed where it stopped; replies written offline go now,
                 // with the same idempotency keys, so each is stored once.
                 cmds.extend(app.pending.iter().cloned().map(Cmd::Reply));
@@ -567,6 +772,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.questions.clear();
             app.order_dirty = true;
             app.loading = true;
+            app.complete = false;
             vec![Cmd::LoadSnapshot]
         }
         Msg::Detail(d) => {
@@ -943,6 +1149,9 @@ fn open_composer(app: &mut App, kind: ComposerKind, q: &Question, initial: Optio
     let draft = kind.draft_kind().and_then(|k| app.drafts.as_ref().and_then(|d| d.load(q.id, k)));
     let start = draft.or_else(|| initial.map(|s| text::lines(s).join("\n"))).unwrap_or_default();
     let mut area = TextArea::new(start.split('\n').map(str::to_string).collect());
+    // Soft-wrap at the box's width: a template is one long line, and its start must not scroll
+    // off the left edge. Words wrap whole; a word wider than the box (a link) breaks by graphemes.
+    area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
     area.move_cursor(ratatui_textarea::CursorMove::Bottom);
     area.move_cursor(ratatui_textarea::CursorMove::End);
     app.composer = Some(Composer { kind, question_id: q.id, channel: q.channel.clone(), area });
@@ -1077,7 +1286,9 @@ fn picker_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
                     if let (Some(t), Some(c)) = (chosen, app.composer.as_mut()) {
                         let q = app.questions.get(&c.question_id).or(app.detail.as_ref().map(|d| &d.question));
                         let (name, handle) = q
-                            .map(|q| (text::one_line(&q.customer.name), text::one_line(&q.customer.handle)))
+                            // What goes into a post: the name itself without its control
+                            // characters, never the on-screen form with its visible symbols.
+                            .map(|q| (text::plain(&q.customer.name), text::plain(&q.customer.handle)))
                             .unwrap_or_default();
                         let filled = t
                             .replace("{customer_name}", if name.is_empty() { &handle } else { &name })

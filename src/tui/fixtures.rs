@@ -98,6 +98,8 @@ pub fn app_with(n: i64, me: Agent) -> App {
     let functions = config.functions.iter().map(|f| f.name.clone()).collect();
     let mut app = App::new(me, NOW, functions, config.client.templates.clone(), KeyMap::defaults(), None);
     app.loaded = true;
+    app.complete = true;
+    app.position = Some(0);
     app.topics = config.topics.iter().map(|t| t.name.clone()).collect();
     for i in 0..n {
         let q = question(i);

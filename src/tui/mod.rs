@@ -13,10 +13,10 @@ use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::client::{Client, ClientError, QueueQuery, StreamItem};
+use crate::client::{Client, ClientError, QueueQuery, StreamItem, StreamPosition};
 use crate::config::{Config, Theme};
 use crate::model::{AgentStatus, Question};
-use app::{App, Cmd, Msg, TransferTo, View};
+use app::{App, Cmd, Msg, SnapshotPage, TransferTo, View};
 use drafts::Drafts;
 use keymap::KeyMap;
 
@@ -41,23 +41,46 @@ pub async fn preflight(client: &Client) -> Result<crate::model::Agent, String> {
     }
 }
 
-/// Loads the whole open queue, and what is held back, page by page.
-pub async fn load_queue(client: &Client) -> Result<Vec<Question>, ClientError> {
-    let mut all = Vec::new();
-    for state in [None, Some("held".to_string())] {
+/// Loads the open queue, then what is held back, page by page, most urgent first, handing each
+/// page to `on_page` as it arrives (so the first screen does not wait for the last page). The
+/// first page's `as_of` moves `position`, where the event stream resumes after a break: every
+/// change up to it is in that page, and every later change comes on the stream. (A later page's
+/// `as_of` would not do: it says nothing of the questions on the pages before it.) `on_page`
+/// returns false to stop.
+pub async fn load_queue(
+    client: &Client,
+    position: Option<&StreamPosition>,
+    mut on_page: impl FnMut(SnapshotPage) -> bool,
+) -> Result<(), ClientError> {
+    let mut first = true;
+    for (listing, state) in [None, Some("held".to_string())].into_iter().enumerate() {
         let mut cursor = None;
         loop {
             let query =
                 QueueQuery { state: state.clone(), cursor: cursor.clone(), limit: Some(500), ..Default::default() };
             let page = client.queue(&query).await?;
-            all.extend(page.items);
+            if first && let (Some(p), Some(as_of)) = (position, page.as_of) {
+                p.advance(as_of);
+            }
+            let done = listing == 1 && page.next_cursor.is_none();
+            let msg = SnapshotPage {
+                items: page.items,
+                total: first.then_some(page.total),
+                as_of: if first { page.as_of } else { None },
+                first,
+                done,
+            };
+            first = false;
+            if !on_page(msg) {
+                return Ok(());
+            }
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
     }
-    Ok(all)
+    Ok(())
 }
 
 /// Builds the app state for `client`'s agent.
@@ -116,7 +139,9 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
 
     // Live events first, then the snapshot: whatever changes in between arrives as an event,
     // and the newer copy of a question wins.
-    let mut events = client.events(None);
+    let position = StreamPosition::new(None);
+    let backend = Backend { client: client.clone(), tx: tx.clone(), position: position.clone() };
+    let mut events = client.events_from(position);
     let events_tx = tx.clone();
     let events_task = tokio::spawn(async move {
         while let Some(item) = events.recv().await {
@@ -140,10 +165,15 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
         _ => {}
     }
     for cmd in first {
-        perform(&client, &tx, cmd);
+        backend.perform(cmd);
     }
 
     let mut terminal = ratatui::init();
+    if let Ok(size) = terminal.size() {
+        for cmd in app::update(&mut app, Msg::Resize(size.width, size.height)) {
+            backend.perform(cmd);
+        }
+    }
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -158,7 +188,7 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
         let msg = tokio::select! {
             k = keys.next() => match k {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Some(Ok(TermEvent::Resize(..))) => { dirty = true; continue }
+                Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => break Err(format!("terminal input failed: {e}")),
                 None => break Ok(()),
@@ -167,12 +197,12 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
             _ = tick.tick() => Msg::Tick(opts.clock.now()),
         };
         for cmd in app::update(&mut app, msg) {
-            perform(&client, &tx, cmd);
+            backend.perform(cmd);
         }
         // Drain what else has arrived, then draw once.
         while let Ok(m) = rx.try_recv() {
             for cmd in app::update(&mut app, m) {
-                perform(&client, &tx, cmd);
+                backend.perform(cmd);
             }
         }
         dirty = true;
@@ -197,19 +227,45 @@ fn describe(e: &ClientError) -> String {
     e.to_string()
 }
 
+/// What commands run against: the server, the way back to the loop, and where the event
+/// stream resumes.
+pub struct Backend {
+    pub client: Client,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub position: StreamPosition,
+}
+
+impl Backend {
+    /// Runs a command in its own task; the answer comes back as a message.
+    pub fn perform(&self, cmd: Cmd) {
+        perform(&self.client, &self.tx, &self.position, cmd)
+    }
+}
+
 /// Runs a command in its own task; the answer comes back as a message.
-pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
+pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, position: &StreamPosition, cmd: Cmd) {
     let client = client.clone();
     let tx = tx.clone();
+    let position = position.clone();
     tokio::spawn(async move {
         let msg = match cmd {
-            Cmd::LoadSnapshot => match load_queue(&client).await {
-                Ok(items) => Msg::Snapshot(items),
-                Err(e) => Msg::SnapshotFailed(describe(&e)),
-            },
+            Cmd::LoadSnapshot => {
+                let pages = tx.clone();
+                match load_queue(&client, Some(&position), |page| pages.send(Msg::Snapshot(page)).is_ok()).await {
+                    Ok(()) => return,
+                    Err(e) => Msg::SnapshotFailed(describe(&e)),
+                }
+            }
             Cmd::LoadDetail(id) => match client.question(id).await {
                 Ok(d) => Msg::Detail(d),
                 Err(e) => Msg::Failed { what: format!("loading #{id}"), error: describe(&e) },
+            },
+            Cmd::LoadPreview(id) => match client.question(id).await {
+                Ok(d) => Msg::Preview(d),
+                Err(e) => {
+                    tracing::debug!(error = %e, "preview of #{id} failed");
+                    return;
+                }
             },
             Cmd::MarkViewing(id) => match client.mark_viewing(id).await {
                 Ok(()) => return,
@@ -220,11 +276,7 @@ pub fn perform(client: &Client, tx: &mpsc::UnboundedSender<Msg>, cmd: Cmd) {
             },
             Cmd::Claim(id) => done(client.claim(id).await, format!("claimed #{id}"), format!("claim #{id}")),
             Cmd::Next => match client.next().await {
-                Ok(Some(q)) => Msg::Done {
-                    what: format!("#{} is yours: {}", q.id, crate::text::truncate(&crate::text::one_line(&q.text), 50)),
-                    question: Some(q),
-                },
-                Ok(None) => Msg::Done { what: "nothing waiting on your skills right now".into(), question: None },
+                Ok(q) => Msg::NextClaimed(q),
                 Err(e) => Msg::Failed { what: "next".into(), error: describe(&e) },
             },
             Cmd::Release(id) => {
