@@ -304,6 +304,9 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let cases: Vec<(&str, String, Option<&str>, u16)> = vec![
         ("POST", "/api/v1/questions/abc/claim".into(), None, 400),
         ("POST", "/api/v1/questions/-1/claim".into(), None, 400),
+        // Ids and limits are plain decimal numbers, as the document types them.
+        ("POST", "/api/v1/questions/+1/claim".into(), None, 400),
+        ("GET", "/api/v1/queue?limit=%2B5".into(), None, 400),
         ("POST", "/api/v1/questions/999999/claim".into(), None, 404),
         ("GET", "/api/v1/questions/99999999999999999999999".into(), None, 400),
         ("POST", format!("/api/v1/questions/{qid}/reply"), Some("{not json"), 400),
@@ -314,11 +317,19 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ("POST", format!("/api/v1/questions/{qid}/notes"), Some("{\"body\": \"\"}"), 422),
         ("GET", "/api/v1/queue?state=bogus".into(), None, 400),
         ("GET", "/api/v1/queue?limit=0".into(), None, 400),
-        ("GET", "/api/v1/queue?cursor=zzz".into(), None, 422),
+        ("GET", "/api/v1/queue?cursor=zzz".into(), None, 400),
+        ("GET", "/api/v1/queue?cursor=-1.5".into(), None, 400),
+        // Not UTF-8 once decoded: axum's own rejection, answered in the API's shape.
+        ("GET", "/api/v1/questions/%FF".into(), None, 400),
+        ("POST", "/api/v1/agents/%FF/disable".into(), None, 400),
+        // Booleans are true or false; a contradiction of held and state still checks the rest.
+        ("GET", "/api/v1/queue?mine=1".into(), None, 400),
+        ("GET", "/api/v1/queue?state=resolved&held=true&mine=28379".into(), None, 400),
+        ("GET", "/api/v1/queue?state=resolved&held=true".into(), None, 200),
         ("GET", "/api/v1/queue?colour=red".into(), None, 400),
         ("PUT", "/api/v1/me/status".into(), Some("{\"status\": \"asleep\"}"), 400),
-        ("POST", "/api/v1/inbound".into(), Some("[]"), 400),
-        ("POST", "/api/v1/inbound".into(), Some("{\"channel\": \"x\"}"), 400),
+        ("POST", "/api/v1/inbound".into(), Some("[]"), 422),
+        ("POST", "/api/v1/inbound".into(), Some("{\"channel\": \"x\"}"), 422),
         ("POST", "/api/v1/inbound".into(), Some("\u{0}\u{1}"), 400),
         (
             "POST",
@@ -363,10 +374,157 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "too_large");
     // Nothing stored was lost or changed by any of it.
     let d = app.admin.question(qid).await.unwrap();
     assert_eq!(d.messages.len(), 1);
     assert_eq!(d.question.state, QuestionState::Open);
+}
+
+#[tokio::test]
+async fn a_webhook_body_over_the_limit_gets_the_json_error_shape() {
+    let mut config = helphive::config::Config::builtin();
+    config.webhook.max_batch_bytes = 2048;
+    let app = spawn_app_with(common::Options { config, ..Default::default() }).await;
+    let big = json!([question("b1", "ann", &"x".repeat(4000))]);
+    let r = app
+        .http()
+        .post(format!("{}/api/v1/inbound", app.base))
+        .bearer_auth(admin_token(&app).await)
+        .header("content-type", "application/json")
+        .body(big.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too_large", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("webhook.max_batch_bytes"), "{v}");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0);
+}
+
+/// POSTs raw JSON to `/inbound` as the admin: (status, answer).
+async fn post_inbound(app: &common::TestApp, body: Value) -> (u16, Value) {
+    let r = app
+        .http()
+        .post(format!("{}/api/v1/inbound", app.base))
+        .bearer_auth(admin_token(app).await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn inbound_refuses_unknown_fields_like_every_other_endpoint() {
+    let app = spawn_app().await;
+    let ok = || {
+        json!({ "channel": "forum", "external_id": "u1", "customer": { "handle": "ann", "name": "Ann" },
+                         "text": "refund please" })
+    };
+    let mut top = ok();
+    top["priorty"] = json!(3);
+    let (status, v) = post_inbound(&app, top).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("unknown field `priorty`"), "{v}");
+    let mut nested = ok();
+    nested["customer"]["email"] = json!("ann@example.com");
+    assert_eq!(post_inbound(&app, nested.clone()).await.0, 422);
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 0, "nothing stored");
+    // In a batch, the message with the unknown field is answered rejected in its place.
+    let (status, v) = post_inbound(&app, json!([ok(), nested])).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "created", "{v}");
+    assert_eq!(v["items"][1]["outcome"], "rejected", "{v}");
+    assert!(v["items"][1]["error"]["message"].as_str().unwrap().starts_with("message 1: unknown field `email`"), "{v}");
+    assert_eq!(app.admin.queue(&Default::default()).await.unwrap().total, 1);
+}
+
+#[tokio::test]
+async fn integers_may_be_written_with_a_zero_fraction() {
+    // JSON Schema's `integer`, which the document uses, includes -4.0; the fuzzer sent it.
+    let app = spawn_app().await;
+    let at = app.state.now() - 60_000;
+    let msg = json!({ "priority": -4.0, "text": "refund", "customer": { "handle": "c", "name": "" },
+                      "external_id": "0", "channel": "kd3zk0n70_r0", "received_at": at as f64 });
+    let (status, v) = post_inbound(&app, msg).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["question"]["priority"], -4);
+    assert_eq!(v["question"]["received_at"], at);
+    let half = json!({ "priority": 1.5, "text": "refund", "customer": { "handle": "c", "name": "" },
+                       "external_id": "1", "channel": "forum" });
+    assert_eq!(post_inbound(&app, half).await.0, 422);
+    let agent = json!({ "handle": "f", "display_name": "F", "function": "billing", "capacity": 2.0,
+                        "skills": [{ "topic": "billing", "proficiency": 3.0 }] });
+    let r = app.http().post(format!("{}/api/v1/agents", app.base)).bearer_auth(admin_token(&app).await).json(&agent);
+    let v: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!((v["agent"]["capacity"].as_i64(), v["agent"]["skills"][0]["proficiency"].as_i64()), (Some(2), Some(3)));
+}
+
+#[tokio::test]
+async fn inbound_limits_are_in_characters_and_times_stay_in_range() {
+    let app = spawn_app().await;
+    let msg = |id: String, at: Option<i64>| {
+        json!({ "channel": "forum", "external_id": id, "customer": { "handle": "ann", "name": "é".repeat(256) },
+                "text": "refund", "received_at": at })
+    };
+    // 256 characters of two bytes each: within the documented limit.
+    let (status, v) = post_inbound(&app, msg("é".repeat(256), None)).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(post_inbound(&app, msg("é".repeat(257), None)).await.0, 422);
+    // A deadline is computed from received_at: times out of range are refused, never overflow.
+    let now = app.state.now();
+    let (age, ahead) = (helphive::store::MAX_MESSAGE_AGE_MS, helphive::store::MAX_CLOCK_AHEAD_MS);
+    for at in [i64::MAX, i64::MIN, -1, now - age - 60_000, now + ahead + 60_000] {
+        let (status, v) = post_inbound(&app, msg(format!("t{at}"), Some(at))).await;
+        assert_eq!(status, 422, "{at}: {v}");
+    }
+    assert_eq!(post_inbound(&app, msg("t-ok".into(), Some(now - age + 60_000))).await.0, 201);
+    // Idempotency keys count characters too.
+    let (_, dana) = app.agent(new_agent("dana", "billing", Role::Agent, &[("billing", 3)])).await;
+    let qid = app.ask("k1", "refund").await;
+    dana.claim(qid).await.unwrap();
+    assert!(dana.reply(qid, "done", &"é".repeat(128)).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_documented_received_at_window_is_the_one_the_server_keeps() {
+    // The fuzzer sent the document's minimum and was refused: the bounds were stale by the time
+    // the request came. The document states them as of its serving; with the clock standing
+    // still, both ends hold to the millisecond.
+    let app = spawn_app_with(common::Options { manual_clock: Some(1_800_000_000_000), ..Default::default() }).await;
+    let doc: Value =
+        app.http().get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let at = &doc["components"]["schemas"]["Inbound"]["properties"]["received_at"];
+    let (min, max) = (at["minimum"].as_i64().unwrap(), at["maximum"].as_i64().unwrap());
+    let msg = |id: &str, at: i64| {
+        json!({ "channel": "forum", "external_id": id, "customer": { "handle": "ann", "name": "" },
+                "text": "refund", "received_at": at })
+    };
+    assert_eq!(post_inbound(&app, msg("lo", min)).await.0, 201);
+    assert_eq!(post_inbound(&app, msg("hi", max)).await.0, 201);
+    assert_eq!(post_inbound(&app, msg("below", min - 1)).await.0, 422);
+    assert_eq!(post_inbound(&app, msg("above", max + 1)).await.0, 422);
+}
+
+#[tokio::test]
+async fn a_mentor_or_colleague_that_does_not_exist_is_not_found() {
+    let app = spawn_app().await;
+    let token = admin_token(&app).await;
+    let novice =
+        json!({ "handle": "n", "display_name": "N", "function": "billing", "novice": true, "mentor": "ghost" });
+    let r = app.http().post(format!("{}/api/v1/agents", app.base)).bearer_auth(&token).json(&novice);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["message"], "mentor '@ghost' does not exist");
+    let (_, dana) = app.agent(new_agent("dana", "billing", Role::Agent, &[("billing", 3)])).await;
+    let qid = app.ask("x1", "refund").await;
+    dana.claim(qid).await.unwrap();
+    let e = dana.transfer_to_agent(qid, "ghost", None).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(404), Some("not_found")), "{e}");
+    assert_eq!(app.admin.question(qid).await.unwrap().question.holder.as_deref(), Some("dana"));
 }
 
 #[tokio::test]
@@ -549,6 +707,83 @@ async fn queue_listing_filters_over_http() {
     assert!(rest.next_cursor.is_none());
 }
 
+/// Calls the API and holds each answer to the OpenAPI document: the status is one the operation
+/// declares, and the content type and body are the ones declared for that status.
+struct Contract {
+    doc: Value,
+    http: reqwest::Client,
+    base: String,
+    /// Operations seen answering 2xx, as (method, path template).
+    covered: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
+}
+
+impl Contract {
+    async fn new(app: &common::TestApp) -> Contract {
+        let doc =
+            app.http().get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+        Contract { doc, http: app.http(), base: app.base.clone(), covered: Default::default() }
+    }
+
+    /// `template` with its `{…}` segments replaced by `args` in order.
+    async fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        template: &str,
+        args: &[&str],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut args = args.iter();
+        let path: Vec<String> = template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { args.next().unwrap().to_string() } else { seg.to_string() })
+            .collect();
+        let mut req = self
+            .http
+            .request(method.to_uppercase().parse().unwrap(), format!("{}{}", self.base, path.join("/")))
+            .timeout(Duration::from_secs(10));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.check(method, template, req.send().await.unwrap()).await
+    }
+
+    async fn check(&self, method: &str, template: &str, r: reqwest::Response) -> (u16, Value) {
+        let template = template.split('?').next().unwrap();
+        let what = format!("{} {template}", method.to_uppercase());
+        let status = r.status().as_u16();
+        let op = &self.doc["paths"][template][method];
+        assert!(op.is_object(), "{what} is not in the document");
+        let declared = &op["responses"][status.to_string()];
+        assert!(declared.is_object(), "{what} answered {status}, which the document does not declare");
+        if (200..300).contains(&status) {
+            self.covered.lock().unwrap().insert((method.to_string(), template.to_string()));
+        }
+        let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+        let Some(content) = declared["content"].as_object() else {
+            let body = r.bytes().await.unwrap();
+            assert!(body.is_empty(), "{what} {status}: declared without content, sent {body:?}");
+            return (status, Value::Null);
+        };
+        let (media, schema) = content.iter().next().unwrap();
+        let content_type = content_type.unwrap_or_default();
+        assert!(
+            content_type.starts_with(media.as_str()),
+            "{what} {status}: content type {content_type}, declared {media}"
+        );
+        if media != "application/json" {
+            return (status, Value::Null); // the event stream stays open; its events have their own tests
+        }
+        let body: Value = r.json().await.unwrap();
+        let bad = common::schema::violations(&self.doc, &schema["schema"], &body);
+        assert!(bad.is_empty(), "{what} {status} does not match its schema:\n{}\n{body:#}", bad.join("\n"));
+        (status, body)
+    }
+}
+
 /// Reads an open event stream until it ends; returns the kinds of the events it delivered and
 /// how it ended. Panics if it is still open after `within`.
 async fn read_until_the_stream_ends(
@@ -568,6 +803,155 @@ async fn read_until_the_stream_ends(
             Ok(Some(Err(e))) => return (kinds, Some(e.to_string())),
         }
     }
+}
+
+#[tokio::test]
+async fn every_answer_matches_the_documented_contract() {
+    let app = spawn_app().await;
+    let c = Contract::new(&app).await;
+    let root = admin_token(&app).await;
+    let admin = Some(root.as_str());
+    let get = "get";
+    let post = "post";
+
+    for path in ["/healthz", "/api/v1/openapi.json"] {
+        assert_eq!(c.call(None, get, path, &[], None).await.0, 200);
+    }
+    for path in ["/api/v1/directory", "/api/v1/me", "/api/v1/stats", "/api/v1/agents", "/api/v1/approvals"] {
+        assert_eq!(c.call(admin, get, path, &[], None).await.0, 200, "{path}");
+    }
+    // People: a mentor, her novice, an agent.
+    let agents = "/api/v1/agents";
+    let maya = json!({ "handle": "maya", "display_name": "Maya", "function": "billing", "role": "mentor",
+                       "skills": [{ "topic": "billing", "proficiency": 5 }] });
+    let (status, v) = c.call(admin, post, agents, &[], Some(maya)).await;
+    assert_eq!(status, 201);
+    let maya = v["token"].as_str().unwrap().to_string();
+    let nick = json!({ "handle": "@nick", "display_name": "Nick", "function": "billing", "novice": true,
+                       "mentor": "maya", "capacity": 2.0, "skills": [{ "topic": "billing", "proficiency": 1 }] });
+    let nick = c.call(admin, post, agents, &[], Some(nick)).await.1["token"].as_str().unwrap().to_string();
+    let dana = json!({ "handle": "dana", "display_name": "Dana", "function": "billing", "signature": "— Dana",
+                       "skills": [{ "topic": "billing", "proficiency": 4 }, { "topic": "delivery", "proficiency": 2 }] });
+    let dana = c.call(admin, post, agents, &[], Some(dana)).await.1["token"].as_str().unwrap().to_string();
+    let (maya, nick, dana) = (Some(maya.as_str()), Some(nick.as_str()), Some(dana.as_str()));
+    c.call(dana, "put", "/api/v1/me/status", &[], Some(json!({ "status": "online" }))).await;
+
+    // Customers: one message (201), its redelivery (200), a batch with a flood that is held.
+    let inbound = "/api/v1/inbound";
+    let q1 = json!({ "channel": "webhook", "external_id": "m1", "customer": { "handle": "ann", "name": "Ann" },
+                     "text": "I was charged twice, refund please", "conversation_id": "t1", "priority": 2,
+                     "received_at": app.state.now() - 60_000 });
+    let (status, v) = c.call(admin, post, inbound, &[], Some(q1.clone())).await;
+    assert_eq!((status, v["outcome"].as_str()), (201, Some("created")));
+    let q1 = v["question"]["id"].to_string();
+    let (status, v) = c.call(admin, post, inbound, &[], Some(q1_again(&v))).await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("duplicate")));
+    let mut batch: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({ "channel": "forum", "external_id": format!("f{i}"),
+                          "customer": { "handle": "flooder", "name": "" }, "text": format!("order {i} is late") })
+        })
+        .collect();
+    batch.push(json!({ "channel": "forum", "external_id": "p1", "customer": { "handle": "bo", "name": "Bo" },
+                       "text": "where is my parcel?", "in_reply_to": null }));
+    batch.push(json!({ "channel": "forum", "external_id": "r1", "customer": { "handle": "cy", "name": "Cy" },
+                       "text": "refund for a double charge" }));
+    // An array whose items are no messages at all stores nothing: 200, each rejected (the fuzzer's
+    // [[null, null]], which the document first refused while the server answered 200).
+    let (status, v) = c.call(admin, post, inbound, &[], Some(json!([[null, null]]))).await;
+    assert_eq!((status, v["items"][0]["outcome"].as_str()), (200, Some("rejected")), "{v}");
+    // A message that cannot be stored is answered rejected in its place.
+    batch.push(json!({ "channel": "forum", "external_id": "e1", "customer": { "handle": "ed", "name": "Ed" },
+                       "text": "   " }));
+    let (status, v) = c.call(admin, post, inbound, &[], Some(Value::Array(batch))).await;
+    assert_eq!(status, 201);
+    assert_eq!(v["items"][8]["outcome"], "rejected", "{v}");
+    let held =
+        v["items"].as_array().unwrap().iter().find(|o| o["outcome"] == "held").unwrap()["question"]["id"].to_string();
+    let parcel = v["items"][6]["question"]["id"].to_string();
+    let queue = "/api/v1/queue";
+    c.call(admin, get, queue, &[], None).await;
+    let (_, none) = c.call(admin, get, &format!("{queue}?state=resolved&held=true"), &[], None).await;
+    assert_eq!((none["total"].as_i64(), none["as_of"].as_i64().is_some()), (Some(0), true), "{none}");
+    let (_, page) = c.call(admin, get, &format!("{queue}?state=held&limit=5"), &[], None).await;
+    assert_eq!(page["items"][0]["held_reason"].as_str().map(|r| r.starts_with("flood")), Some(true), "{page}");
+
+    // The novice's round: claim, renew, look, note, reply, approval, a second reply rejected.
+    let q = "/api/v1/questions/{id}";
+    assert_eq!(c.call(nick, post, &format!("{q}/claim"), &[&q1], None).await.0, 200);
+    assert_eq!(c.call(nick, post, &format!("{q}/renew"), &[&q1], None).await.0, 200);
+    assert_eq!(c.call(nick, post, &format!("{q}/viewing"), &[&q1], None).await.0, 204);
+    assert_eq!(c.call(nick, post, &format!("{q}/notes"), &[&q1], Some(json!({ "body": "card 4242" }))).await.0, 201);
+    let reply = json!({ "body": "We'll refund you", "idempotency_key": "k1" });
+    let (status, m1) = c.call(nick, post, &format!("{q}/reply"), &[&q1], Some(reply)).await;
+    assert_eq!((status, m1["status"].as_str()), (201, Some("awaiting_approval")));
+    let (_, pending) = c.call(maya, get, "/api/v1/approvals", &[], None).await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+    let m = "/api/v1/messages/{id}";
+    let (status, v) = c.call(maya, post, &format!("{m}/approve"), &[&m1["id"].to_string()], Some(json!({}))).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("approved")));
+    let (_, m2) = c.call(nick, post, &format!("{q}/reply"), &[&q1], Some(json!({ "body": "And a coupon!" }))).await;
+    let reason = json!({ "reason": "no coupons for refunds" });
+    let (status, v) = c.call(maya, post, &format!("{m}/reject"), &[&m2["id"].to_string()], Some(reason)).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("rejected")));
+    c.call(nick, get, q, &[&q1], None).await;
+
+    // An agent's round: pull, correct the topic, hand over, claim, resolve, reopen, release.
+    let (_, next) = c.call(dana, post, "/api/v1/next", &[], None).await;
+    let mine = next["question"]["id"].to_string();
+    assert_ne!(mine, "null", "dana gets a question: {next}");
+    assert_eq!(c.call(dana, post, &format!("{q}/topic"), &[&mine], Some(json!({ "topic": "delivery" }))).await.0, 200);
+    let to = json!({ "to_function": "delivery", "to_agent": null, "note": "parcel, not billing" });
+    assert_eq!(c.call(dana, post, &format!("{q}/transfer"), &[&mine], Some(to)).await.0, 200);
+    c.call(dana, post, &format!("{q}/claim"), &[&parcel], None).await;
+    let without = json!({ "without_reply": true });
+    assert_eq!(c.call(dana, post, &format!("{q}/resolve"), &[&parcel], Some(without)).await.0, 200);
+    assert_eq!(c.call(dana, post, &format!("{q}/reopen"), &[&parcel], None).await.0, 200);
+    c.call(dana, post, &format!("{q}/claim"), &[&parcel], None).await;
+    assert_eq!(c.call(dana, post, &format!("{q}/release"), &[&parcel], None).await.0, 200);
+    assert_eq!(c.call(admin, post, &format!("{q}/unhold"), &[&held], None).await.0, 200);
+    c.call(dana, get, "/api/v1/stats", &[], None).await;
+
+    // Administration.
+    let h = "/api/v1/agents/{handle}";
+    let (status, v) =
+        c.call(admin, post, &format!("{h}/tokens"), &["dana"], Some(json!({ "revoke_others": true }))).await;
+    assert_eq!((status, v["handle"].as_str()), (201, Some("dana")));
+    assert_eq!(c.call(admin, post, &format!("{h}/disable"), &["dana"], None).await.0, 200);
+    assert_eq!(c.call(admin, post, &format!("{h}/enable"), &["dana"], None).await.1["disabled"], false);
+    assert_eq!(c.call(admin, post, &format!("{h}/enable"), &["dana"], None).await.0, 409);
+    // The event stream answers with its media type (its events have their own tests).
+    let r = c.http.get(format!("{}/api/v1/events", c.base)).bearer_auth(&root).send().await.unwrap();
+    c.check(get, "/api/v1/events", r).await;
+
+    // Mistakes get declared statuses in the error shape.
+    assert_eq!(c.call(None, get, queue, &[], None).await.0, 401);
+    assert_eq!(c.call(nick, get, agents, &[], None).await.0, 403);
+    assert_eq!(c.call(nick, get, q, &["999999"], None).await.0, 404);
+    assert_eq!(c.call(nick, get, q, &["0"], None).await.0, 400);
+    assert_eq!(c.call(nick, get, q, &["%FF"], None).await.0, 400);
+    assert_eq!(c.call(maya, post, &format!("{q}/claim"), &[&q1], None).await.0, 409);
+    assert_eq!(c.call(nick, get, &format!("{queue}?mine=1"), &[], None).await.0, 400);
+    let extra = json!({ "handle": "zed", "display_name": "Zed", "function": "billing", "colour": "red" });
+    assert_eq!(c.call(admin, post, agents, &[], Some(extra)).await.0, 422);
+    let r = c.http.post(format!("{}/api/v1/questions/{q1}/notes", c.base)).bearer_auth(&root).body("{}").send();
+    assert_eq!(c.check(post, "/api/v1/questions/{id}/notes", r.await.unwrap()).await.0, 415);
+
+    let covered = c.covered.lock().unwrap().clone();
+    for op in OPERATIONS {
+        assert!(
+            covered.contains(&(op.method.to_string(), op.path.to_string())),
+            "{} {} was never seen succeeding: add it to this test",
+            op.method,
+            op.path
+        );
+    }
+}
+
+/// The first message of `outcome`'s question, sent again (a webhook's redelivery).
+fn q1_again(outcome: &Value) -> Value {
+    let q = &outcome["question"];
+    json!({ "channel": q["channel"], "external_id": q["external_id"], "customer": q["customer"], "text": q["text"] })
 }
 
 #[tokio::test]

@@ -3,22 +3,25 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::{Body, Caller, authenticate, parse_id};
+use super::extract::{Body, Caller, Path, RawBody, authenticate, integer, optional_integer, parse_id};
 use super::{ApiError, ApiResult, AppState, openapi, webhook};
-use crate::model::{AgentStatus, QuestionState, Role};
+use crate::model::{AgentStatus, Customer, QuestionState, Role, Skill};
 use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
 use crate::{channels, routing};
 
 pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
-        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route(
+            "/openapi.json",
+            get(|State(s): State<AppState>| async move { Json(openapi::document(&s.config, s.now())) }),
+        )
         .route("/directory", get(directory))
         .route("/queue", get(queue))
         .route("/next", post(next))
@@ -64,12 +67,20 @@ async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Va
     Json(serde_json::json!({ "functions": functions, "topics": topics, "channels": channels }))
 }
 
+/// A boolean filter: `true` or `false`, as the document types it (`1`, `yes`… are refused rather
+/// than guessed at).
 fn flag(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
     match params.get(name).map(|s| s.as_str()) {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("") | Some("true") | Some("1") => Ok(true),
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!("{name}={other}: use true or false"))),
     }
+}
+
+/// Whether `c` has the form `next_cursor` is given out in: two numbers joined by a dot.
+fn is_cursor(c: &str) -> bool {
+    let number = |p: &str| (1..=18).contains(&p.len()) && p.bytes().all(|d| d.is_ascii_digit());
+    c.split_once('.').is_some_and(|(a, b)| number(a) && number(b))
 }
 
 async fn queue(
@@ -90,19 +101,12 @@ async fn queue(
             ApiError::bad_request(format!("state '{v}': use open, claimed, awaiting_approval, resolved or held"))
         })?),
     };
-    // `held=true` is a shorthand for `state=held`: the posts kept out of the queue as spam.
-    let state = match (flag(&params, "held")?, state) {
-        (true, Some(s)) if s != QuestionState::Held => {
-            return Err(ApiError::bad_request("held=true lists held questions; leave out state"));
-        }
-        (true, _) => Some(QuestionState::Held),
-        (false, s) => s,
-    };
+    let held = flag(&params, "held")?;
     let limit = match params.get("limit") {
         None => 100,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
+        Some(v) => Some(v)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u32>().ok())
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::bad_request(format!("limit '{v}': use a number from 1 to 500")))?,
     };
@@ -110,6 +114,12 @@ async fn queue(
         && !s.config.has_function(f)
     {
         return Err(ApiError::bad_request(format!("unknown function '{f}'")));
+    }
+    // Checked here, so that a malformed cursor is a 400 like every other bad filter.
+    if let Some(c) = params.get("cursor")
+        && !is_cursor(c)
+    {
+        return Err(ApiError::bad_request(format!("cursor '{c}' is not one this server gave out")));
     }
     let filter = QueueFilter {
         state,
@@ -121,6 +131,18 @@ async fn queue(
         cursor: params.get("cursor").cloned(),
         limit,
     };
+    // `held=true` narrows to `state=held`, the posts kept out of the queue as spam; with another
+    // state no question matches both.
+    let (filter, nothing_matches) = match (held, state) {
+        (true, Some(st)) if st != QuestionState::Held => (filter, true),
+        (true, _) => (QueueFilter { state: Some(QuestionState::Held), ..filter }, false),
+        (false, _) => (filter, false),
+    };
+    if nothing_matches {
+        // Still read, for the page's as_of.
+        let page = s.store.queue(&QueueFilter { limit: 1, ..filter }).await?;
+        return Ok(Json(crate::store::QueuePage { items: Vec::new(), next_cursor: None, total: 0, ..page }));
+    }
     Ok(Json(s.store.queue(&filter).await?))
 }
 
@@ -371,7 +393,7 @@ async fn stats(State(s): State<AppState>, _c: Caller) -> ApiResult<impl IntoResp
 async fn inbound(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<impl IntoResponse> {
     if super::extract::bearer(&headers).is_some() {
         let agent = authenticate(&s, &headers).await?;
@@ -391,11 +413,12 @@ async fn inbound(
     }
     let (messages, batch) = parse_inbound(&body)?;
     if messages.is_empty() || messages.len() > 1000 {
-        return Err(ApiError::bad_request("send 1 to 1000 messages at once"));
+        return Err(unprocessable("send 1 to 1000 messages at once"));
     }
     if !batch {
         let Some(msg) = messages.into_iter().next() else { return Err(ApiError::bad_request("no message")) };
-        let msg = msg.map_err(ApiError::bad_request)?;
+        // JSON, but not a message (a missing, unknown or mistyped field): 422, as `Body` answers.
+        let msg = msg.map_err(unprocessable)?;
         let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
         let class = routing::classify(&s.config, &msg.channel, &msg.text);
         let outcome = s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?;
@@ -466,29 +489,74 @@ impl BatchAnswer {
     }
 }
 
+/// One message as `/inbound` takes it: the store's `NewInbound`, with unknown fields refused as
+/// on every other endpoint (a misspelt optional field must not vanish silently).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundMessage {
+    channel: String,
+    external_id: String,
+    customer: InboundCustomer,
+    text: String,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    in_reply_to: Option<String>,
+    #[serde(default, deserialize_with = "optional_integer")]
+    received_at: Option<i64>,
+    #[serde(default, deserialize_with = "optional_integer")]
+    priority: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundCustomer {
+    handle: String,
+    name: String,
+}
+
+impl From<InboundMessage> for NewInbound {
+    fn from(m: InboundMessage) -> Self {
+        NewInbound {
+            channel: m.channel,
+            external_id: m.external_id,
+            customer: Customer { handle: m.customer.handle, name: m.customer.name },
+            text: m.text,
+            conversation_id: m.conversation_id,
+            in_reply_to: m.in_reply_to,
+            received_at: m.received_at,
+            priority: m.priority,
+        }
+    }
+}
+
 /// The body of `/inbound`: one message or an array of them (`true`), each parsed on its own so
 /// that a malformed message is refused by itself. Parsed straight into messages; only a body
-/// that fails is parsed again, as JSON values, to find the bad messages.
+/// that fails is parsed again, as JSON values, to find the bad messages. Not JSON at all: 400.
 fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<Result<NewInbound, String>>, bool)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
-        if let Ok(v) = serde_json::from_slice::<Vec<NewInbound>>(body) {
-            return Ok((v.into_iter().map(Ok).collect(), true));
+        if let Ok(v) = serde_json::from_slice::<Vec<InboundMessage>>(body) {
+            return Ok((v.into_iter().map(|m| Ok(m.into())).collect(), true));
         }
-    } else if let Ok(m) = serde_json::from_slice::<NewInbound>(body) {
-        return Ok((vec![Ok(m)], false));
+    } else if let Ok(m) = serde_json::from_slice::<InboundMessage>(body) {
+        return Ok((vec![Ok(m.into())], false));
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let one = |v| serde_json::from_value::<InboundMessage>(v).map(NewInbound::from);
     match value {
         serde_json::Value::Array(items) => {
-            let parse = |(i, item): (usize, serde_json::Value)| {
-                serde_json::from_value(item).map_err(|e| format!("message {i}: {e}"))
-            };
+            let parse = |(i, item): (usize, serde_json::Value)| one(item).map_err(|e| format!("message {i}: {e}"));
             Ok((items.into_iter().enumerate().map(parse).collect(), true))
         }
-        other => Ok((vec![serde_json::from_value(other).map_err(|e| e.to_string())], false)),
+        other => Ok((vec![one(other).map_err(|e| e.to_string())], false)),
     }
+}
+
+/// JSON that parses but is not what the endpoint takes: 422, as `Body` answers elsewhere.
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
 }
 
 async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
@@ -496,13 +564,66 @@ async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<imp
     Ok(Json(serde_json::json!({ "items": s.store.agents().await? })))
 }
 
+/// A new employee as `POST /agents` takes it: the store's `NewAgent`, with unknown fields refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAgentBody {
+    handle: String,
+    display_name: String,
+    function: String,
+    #[serde(default = "default_role")]
+    role: Role,
+    #[serde(default)]
+    novice: bool,
+    #[serde(default)]
+    mentor: Option<String>,
+    #[serde(default = "default_capacity", deserialize_with = "integer")]
+    capacity: u32,
+    #[serde(default)]
+    skills: Vec<SkillBody>,
+    #[serde(default)]
+    signature: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkillBody {
+    topic: String,
+    #[serde(deserialize_with = "integer")]
+    proficiency: u8,
+}
+
+fn default_role() -> Role {
+    Role::Agent
+}
+
+fn default_capacity() -> u32 {
+    3
+}
+
+impl From<NewAgentBody> for NewAgent {
+    fn from(b: NewAgentBody) -> Self {
+        NewAgent {
+            handle: b.handle,
+            display_name: b.display_name,
+            function: b.function,
+            role: b.role,
+            novice: b.novice,
+            mentor: b.mentor,
+            capacity: b.capacity,
+            skills: b.skills.into_iter().map(|s| Skill { topic: s.topic, proficiency: s.proficiency }).collect(),
+            signature: b.signature,
+        }
+    }
+}
+
 async fn add_agent(
     State(s): State<AppState>,
     caller: Caller,
-    Body(new): Body<NewAgent>,
+    Body(new): Body<NewAgentBody>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "adding agents")?;
-    let (agent, token) = s.store.add_agent(new, s.functions(), s.now()).await?;
+    let (agent, token) = s.store.add_agent(new.into(), s.functions(), s.now()).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "agent": agent, "token": token }))))
 }
 

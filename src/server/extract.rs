@@ -1,5 +1,5 @@
 //! Request extractors whose failures speak the API's error format: the caller (from the bearer
-//! token) and JSON bodies.
+//! token), path segments, JSON bodies and raw bodies.
 
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::StatusCode;
@@ -102,11 +102,110 @@ where
     }
 }
 
-/// Parses a path id such as a question number.
+/// Path segments; one that does not decode (`%FF` is not UTF-8) is a 400 in the API's format.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rejection) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", rejection.body_text())),
+        }
+    }
+}
+
+/// The body as bytes (the webhook signature covers them as sent); one over the route's limit is
+/// a 413 in the API's format.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body is larger than this endpoint takes (webhook.max_batch_bytes for /inbound, server.max_body_bytes elsewhere)",
+            )),
+            Err(rejection) => Err(ApiError::new(rejection.status(), "invalid", rejection.body_text())),
+        }
+    }
+}
+
+/// Parses a path id such as a question number: decimal digits (a leading `#` is allowed, as
+/// people write question numbers), greater than 0.
 pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
-    raw.trim_start_matches('#')
-        .parse::<i64>()
-        .ok()
+    let digits = raw.strip_prefix('#').unwrap_or(raw);
+    Some(digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i64>().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("'{raw}' is not a {what} number")))
+}
+
+/// A JSON integer as JSON Schema means it: any number without a fractional part, so `4.0` too.
+/// The document types these fields `integer`, and a client that writes `4.0` should not be
+/// refused for it.
+pub struct Integer(pub i64);
+
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = i64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+                i64::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+                // i64::MAX as f64 rounds up to 2^63, which is out of range, hence `<`.
+                if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+                    Ok(v as i64)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visitor).map(Integer)
+    }
+}
+
+/// For `#[serde(deserialize_with)]`: an [`Integer`] that fits `T`.
+pub fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let Integer(n) = serde::Deserialize::deserialize(d)?;
+    T::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+}
+
+/// As [`integer`], for an optional field (`null` or absent: `None`).
+pub fn optional_integer<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    match <Option<Integer> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Integer(n)) => {
+            T::try_from(n).map(Some).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+        }
+    }
 }

@@ -108,7 +108,8 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(limits, listen::read_body_in_time));
+        .layer(axum::middleware::from_fn_with_state(limits, listen::read_body_in_time))
+        .layer(axum::middleware::from_fn(error::json_errors));
     // `layer` wraps every route and the fallbacks after routing, so the matched template is
     // known; outermost, so answers of the layers inside (a body read too slowly) count too.
     let router = if state.config.metrics.enabled {

@@ -148,7 +148,7 @@ impl Store {
                 let m = m.trim_start_matches('@');
                 let mentor = load_agent_where(tx.conn(), "a.handle = ?", m)
                     .await?
-                    .ok_or_else(|| Error::invalid(format!("mentor '@{m}' does not exist")))?;
+                    .ok_or_else(|| Error::not_found(format!("mentor '@{m}' does not exist")))?;
                 if mentor.role < Role::Mentor {
                     return Err(Error::invalid(format!(
                         "'@{m}' cannot mentor: role is {}, needs mentor, lead or admin",

@@ -38,7 +38,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
 pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
-pub use questions::{InboundOutcome, IngestOptions, NewInbound, QueueFilter, QueuePage, SpamRules, TransferTarget};
+pub use questions::{
+    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound, QueueFilter,
+    QueuePage, SpamRules, TransferTarget,
+};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 

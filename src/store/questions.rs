@@ -593,7 +593,7 @@ impl Store {
                 let h = h.trim_start_matches('@');
                 let to = load_agent_where(tx.conn(), "a.handle = ?", h)
                     .await?
-                    .ok_or_else(|| Error::invalid(format!("no agent '@{h}'")))?;
+                    .ok_or_else(|| Error::not_found(format!("no agent '@{h}'")))?;
                 if to.disabled {
                     return Err(Error::conflict("agent_disabled", format!("@{h} is disabled")));
                 }
@@ -710,7 +710,7 @@ impl Store {
     ) -> Result<Message> {
         check_body(body)?;
         if let Some(k) = idempotency_key
-            && (k.is_empty() || k.len() > 128)
+            && (k.is_empty() || k.chars().count() > 128)
         {
             return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
         }
@@ -1078,20 +1078,22 @@ pub const MAX_CLOCK_AHEAD_MS: Millis = 10 * 60 * 1000;
 /// over the length limit is cut, with a marker, rather than refused (the customer did write it,
 /// and a gateway would otherwise retry it forever).
 fn prepare_inbound(msg: &mut NewInbound, now: Millis) -> Result<()> {
+    // Lengths in characters, as the API documents them (JSON Schema counts characters).
+    let chars = |s: &str| s.chars().count();
     if !is_identifier(&msg.channel) {
         return Err(Error::invalid("channel must be a lowercase name such as mastodon, bluesky, x or webhook"));
     }
-    if msg.external_id.trim().is_empty() || msg.external_id.len() > 256 {
+    if msg.external_id.trim().is_empty() || chars(&msg.external_id) > 256 {
         return Err(Error::invalid("external_id must be 1 to 256 characters"));
     }
-    if msg.customer.handle.trim().is_empty() || msg.customer.handle.len() > 256 {
+    if msg.customer.handle.trim().is_empty() || chars(&msg.customer.handle) > 256 {
         return Err(Error::invalid("customer.handle must be 1 to 256 characters"));
     }
-    if msg.customer.name.len() > 256 {
+    if chars(&msg.customer.name) > 256 {
         return Err(Error::invalid("customer.name must be at most 256 characters"));
     }
     for (name, v) in [("conversation_id", &msg.conversation_id), ("in_reply_to", &msg.in_reply_to)] {
-        if v.as_ref().is_some_and(|s| s.is_empty() || s.len() > 256) {
+        if v.as_ref().is_some_and(|s| s.is_empty() || chars(s) > 256) {
             return Err(Error::invalid(format!("{name} must be 1 to 256 characters when given")));
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod mastodon;
 pub mod process;
+pub mod schema;
 
 use std::sync::Arc;
 
