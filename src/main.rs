@@ -531,7 +531,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             // fuzzing run (tests/fuzz.rs).
             let clock: Arc<dyn helphive::clock::Clock> =
                 match std::env::var("HELPHIVE_TEST_CLOCK_MS").ok().and_then(|v| v.parse().ok()) {
-                    Some(t) => Arc::new(helphive::clock::ManualClock::new(t)),
+                    Some(t) => {
+                        tracing::warn!(at = t, "HELPHIVE_TEST_CLOCK_MS is set: the clock stands still (for tests only)");
+                        Arc::new(helphive::clock::ManualClock::new(t))
+                    }
                     None => Arc::new(SystemClock),
                 };
             let state = AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels);
