@@ -421,30 +421,17 @@ impl<'w> Engine<'w> {
         let first = m.first_assigned.is_none();
         // Waiting until now: nobody on it, nobody answered it (a handed-on question waits again).
         let was_waiting = m.handlers == 0 && m.first_answer.is_none();
-        if !self.pooled && m.topic != m.true_topic && tier == Tier::Everyone {
+        let (took, ev) = if !self.pooled && m.topic != m.true_topic && tier == Tier::Everyone {
             // Misrouted to someone who can neither answer it well nor is in its function: they
             // hand it on rather than write a poor answer slowly.
-            let m = &mut self.msgs[qi];
-            m.handlers += 1;
-            if first {
-                m.first_assigned = Some(now);
-            }
-            if was_waiting {
-                self.waiting_now -= 1;
-            }
-            self.touch(ai, now);
-            let ag = &mut self.agents[ai];
-            ag.holding = ag.holding.saturating_add(1);
-            ag.idle_since = now;
-            self.handling += 1;
-            let triage = ((self.work.scenario.handoff_minutes * MINUTE as f64).round() as Millis).max(1);
-            self.push(now + triage, Ev::HandOff(a, q));
-            return;
-        }
-        // A second writer of the same answer (broadcast) takes a time of their own.
-        let base = if was_waiting { m.handle } else { self.work.scenario.sample_handle(&mut self.rng) };
-        let factor = if self.pooled { 1.0 } else { self.work.slowdown(tier) };
-        let handle = ((base as f64 * factor).round() as Millis).max(1);
+            let triage = (self.work.scenario.handoff_minutes * MINUTE as f64).round() as Millis;
+            (triage, Ev::HandOff(a, q))
+        } else {
+            // A second writer of the same answer (broadcast) takes a time of their own.
+            let base = if was_waiting { m.handle } else { self.work.scenario.sample_handle(&mut self.rng) };
+            let factor = if self.pooled { 1.0 } else { self.work.slowdown(tier) };
+            ((base as f64 * factor).round() as Millis, Ev::Done(a, q))
+        };
         let m = &mut self.msgs[qi];
         m.handlers += 1;
         if first {
@@ -458,7 +445,7 @@ impl<'w> Engine<'w> {
         ag.holding = ag.holding.saturating_add(1);
         ag.idle_since = now;
         self.handling += 1;
-        self.push(now + handle, Ev::Done(a, q));
+        self.push(now + took.max(1), ev);
     }
 
     fn done(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
