@@ -12,14 +12,17 @@
 //! and the event stream, which stays open (tests/api.rs tests it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::process::{Server, add_agent, cmd};
+use common::question;
 use helphive::client::Client;
 use helphive::clock::Clock;
-use helphive::model::{Customer, Role};
-use helphive::store::{NewAgent, NewInbound};
+use helphive::model::Role;
+use helphive::store::NewAgent;
 
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 /// Test cases per operation and phase: about a minute and a half on two cores.
@@ -29,37 +32,6 @@ const SEED: &str = "20261202";
 
 const EXCLUDED: &[&str] =
     &["post /api/v1/agents/{handle}/disable", "post /api/v1/agents/{handle}/tokens", "get /api/v1/events"];
-
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn helphive(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_helphive"));
-    c.env("HELPHIVE_DATA_DIR", dir.join("data"))
-        .env("HELPHIVE_CONFIG_DIR", dir.join("config"))
-        .env_remove("HELPHIVE_CONFIG")
-        .env_remove("HELPHIVE_WEBHOOK_SECRET");
-    c
-}
-
-fn inbound(id: usize, customer: &str, text: &str) -> NewInbound {
-    NewInbound {
-        channel: "forum".into(),
-        external_id: format!("seed-{id}"),
-        customer: Customer { handle: customer.into(), name: customer.into() },
-        text: text.into(),
-        conversation_id: None,
-        in_reply_to: None,
-        received_at: None,
-        priority: None,
-    }
-}
 
 fn agent(handle: &str, role: Role, novice: bool) -> NewAgent {
     NewAgent {
@@ -81,10 +53,11 @@ async fn seed(admin: &Client) -> Vec<i64> {
     let texts = ["refund please", "my parcel is late", "setup help for the router", "is the coupon valid?"];
     let mut ids = Vec::new();
     for i in 0..12 {
-        ids.push(admin.inbound(&inbound(i, &format!("cust{i}"), texts[i % texts.len()])).await.unwrap().question.id);
+        let q = question(&format!("seed-{i}"), &format!("cust{i}"), texts[i % texts.len()]);
+        ids.push(admin.inbound(&q).await.unwrap().question.id);
     }
     for i in 12..18 {
-        admin.inbound(&inbound(i, "flooder", &format!("order {i} is late"))).await.unwrap();
+        admin.inbound(&question(&format!("seed-{i}"), "flooder", &format!("order {i} is late"))).await.unwrap();
     }
     admin.add_agent(&agent("maya", Role::Mentor, false)).await.unwrap();
     let (_, token) = admin.add_agent(&agent("nick", Role::Agent, true)).await.unwrap();
@@ -102,28 +75,15 @@ async fn schemathesis_finds_nothing_against_a_live_server() {
         "HELPHIVE_SCHEMATHESIS is not set to the schemathesis executable ('{st}'): run the tests with scripts/test, which installs schemathesis {SCHEMATHESIS_VERSION} and sets it"
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = helphive(dir.path())
-        .args(["agent", "add", "--handle", "root", "--name", "Fuzz admin", "--function", "store", "--role", "admin"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let token =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Fuzz admin", "--function", "store", "--role", "admin"]);
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let mut child = helphive(dir.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("HELPHIVE_LOG", "warn")
-        .env("NO_COLOR", "1")
-        // The clock stands still: the document states received_at's window (the last year up to 10
-        // minutes ahead) as numbers, which must hold from the first request to the last.
-        .env("HELPHIVE_TEST_CLOCK_MS", helphive::clock::SystemClock.now().to_string())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let server = Server(child);
-    let base = line.trim().strip_prefix("helphive listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
+    let mut serve = cmd(dir.path());
+    // The clock stands still: the document states received_at's window (the last year up to 10
+    // minutes ahead) as numbers, which must hold from the first request to the last.
+    serve.env("HELPHIVE_TEST_CLOCK_MS", helphive::clock::SystemClock.now().to_string());
+    let server = Server::start_logging(serve, "127.0.0.1:0", log);
+    let base = server.base.clone();
     let admin = Client::new(&base, &token).unwrap();
     let seeded = seed(&admin).await;
 

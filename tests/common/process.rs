@@ -60,12 +60,18 @@ impl Server {
     }
 
     /// `serve` from `c` (a `cmd` with more flags or environment).
-    pub fn start_with(mut c: Command, bind: &str) -> Server {
+    pub fn start_with(c: Command, bind: &str) -> Server {
+        Server::start_logging(c, bind, Stdio::null())
+    }
+
+    /// `serve` from `c`, its log (warnings and worse) to `log`.
+    pub fn start_logging(mut c: Command, bind: &str, log: impl Into<Stdio>) -> Server {
         let mut child = c
             .args(["serve", "--bind", bind])
             .env("HELPHIVE_LOG", "warn")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
