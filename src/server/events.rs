@@ -65,6 +65,9 @@ async fn events(
                 Ok(streams::End::Revoked) => Ended::Revoked,
                 Ok(streams::End::Shutdown) | Err(_) => Ended::Shutdown,
             },
+            // The client hung up: stop now rather than at the next event, so the stream leaves
+            // the registry (and the open-streams gauge) at once.
+            _ = tx.closed() => Ended::Gone,
         };
         // A last word, so a client can tell a revoked stream or a stopping server from a
         // dropped connection.
