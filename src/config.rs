@@ -24,6 +24,11 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     pub spam: SpamConfig,
     pub outbox: OutboxConfig,
+    /// The learned topic model when it is not the built-in default (trained with a business's
+    /// own questions, see `helphive classify --train`). `None`: the default, trained once per
+    /// process from `data/train.jsonl`.
+    #[serde(skip)]
+    pub classifier: Option<std::sync::Arc<crate::routing::classifier::Model>>,
 }
 
 /// Which network a connector talks to.
@@ -215,6 +220,22 @@ pub struct WebhookConfig {
 pub struct RoutingConfig {
     pub default_topic: String,
     pub offer_seconds: u32,
+    /// `learned` (the model, with the topics' keywords as extra evidence) or `keywords` (keyword
+    /// rules only, as before the model).
+    #[serde(default)]
+    pub classifier: ClassifierKind,
+    /// Below this confidence a question goes to the default topic as unsure. Default: the
+    /// threshold fitted on cross-validation folds of the training questions.
+    #[serde(default)]
+    pub unsure_below: Option<f32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierKind {
+    #[default]
+    Learned,
+    Keywords,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +256,10 @@ pub struct TopicConfig {
     #[serde(default)]
     pub channels: Vec<String>,
     pub sla_minutes: u32,
+    /// A keyword of this topic decides on its own, whatever the model says (a product recall, a
+    /// campaign hashtag). Otherwise keywords are evidence added to the model's.
+    #[serde(default, rename = "override")]
+    pub overrides: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +331,11 @@ impl Config {
         if self.routing.offer_seconds == 0 {
             return Err("routing.offer_seconds must be at least 1".into());
         }
+        if let Some(t) = self.routing.unsure_below
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(format!("routing.unsure_below must be between 0 and 1, not {t}"));
+        }
         if self.functions.is_empty() {
             return Err("at least one [[functions]] entry is needed".into());
         }
@@ -331,6 +361,9 @@ impl Config {
             }
             if t.sla_minutes == 0 {
                 return Err(format!("topic '{}': sla_minutes must be at least 1", t.name));
+            }
+            if t.overrides && t.keywords.is_empty() {
+                return Err(format!("topic '{}': override = true needs keywords", t.name));
             }
         }
         let mut channels = HashSet::new();

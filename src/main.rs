@@ -117,6 +117,36 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Sort a question into a topic with the learned model and say why; measure the model on
+    /// labelled questions (--eval), add a business's own (--train), or print the goals against the
+    /// keyword rules (--bench). Labelled questions are JSONL: {"text", "topic", "function"} a line.
+    Classify {
+        /// The question's text.
+        #[arg(required_unless_present_any = ["eval", "train", "bench", "cv"])]
+        text: Option<String>,
+        /// Measure on labelled questions: accuracy, macro accuracy, per-function precision and
+        /// recall, confusion matrix.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["text", "train", "bench", "cv"])]
+        eval: Option<PathBuf>,
+        /// Add labelled questions to the server's database; the server learns them (with the
+        /// built-in ones) when it starts.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["text", "bench", "cv"])]
+        train: Option<PathBuf>,
+        /// The goals on the held-out questions, beside the keyword rules measured in the same run:
+        /// accuracy, abstention, calibration, time per question, training time.
+        #[arg(long, conflicts_with_all = ["text", "cv"])]
+        bench: bool,
+        /// Compare the model's settings by cross-validation on the training questions only.
+        #[arg(long, conflicts_with = "text")]
+        cv: bool,
+        /// With --bench or --cv: a directory with train.jsonl and test.jsonl (default: the
+        /// built-in data/).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The channel the question came in on (a topic may lean to a channel).
+        #[arg(long, default_value = "webhook")]
+        channel: String,
+    },
     /// Print a new secret for signed inbound webhooks (put it in HELPHIVE_WEBHOOK_SECRET or a file).
     WebhookSecret,
     /// Measure claim+reply through the HTTP API against the same transactions on the store alone.
@@ -222,6 +252,24 @@ async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, Stri
 
 /// The client for the terminal commands: server and token from the options, the environment or
 /// the configuration.
+/// `config` with a model that has also learned the business's own labelled questions stored in
+/// the database (`helphive classify --train`), if there are any.
+async fn learn_business_questions(mut config: Config, store: &Store) -> Result<Config, String> {
+    let extra = store.training_examples().await.map_err(|e| e.to_string())?;
+    if !extra.is_empty() {
+        let model = helphive::routing::model_with(&extra);
+        tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
+        config.classifier = Some(Arc::new(model));
+    }
+    Ok(config)
+}
+
+/// `learn_business_questions` for the CLI, on the server's database.
+async fn with_business_model(config: Config, cli_db: Option<&str>) -> Result<Config, String> {
+    let store = open_store(cli_db, &config).await?;
+    learn_business_questions(config, &store).await
+}
+
 fn terminal_client(cli: &Cli, config: &Config) -> Result<helphive::client::Client, String> {
     let server = cli.server.clone().unwrap_or_else(|| config.client.server.clone());
     let token = match (&cli.token, &cli.token_file) {
@@ -357,6 +405,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(db, &config).await?;
+            let config = learn_business_questions(config, &store).await?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
@@ -448,6 +497,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             let token = store.issue_token(handle, *revoke_others, now_ms()).await.map_err(|e| e.to_string())?;
             println!("token for @{} (shown once; only its hash is stored):", handle.trim_start_matches('@'));
             println!("{token}");
+            Ok(())
+        }
+        Command::Classify { text, eval, train, bench, cv, data, channel } => {
+            use helphive::classify;
+            if *bench || *cv {
+                let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
+                print!("{}", if *bench { classify::bench(&config, &tr, &te) } else { classify::cross_validation(&config, &tr) });
+                return Ok(());
+            }
+            if let Some(path) = train {
+                let examples = classify::read_examples(path, &config)?;
+                let store = open_store(db, &config).await?;
+                let added = store.add_training_examples(&examples, "import", now_ms()).await.map_err(|e| e.to_string())?;
+                let total = store.training_examples().await.map_err(|e| e.to_string())?.len();
+                println!(
+                    "added {added} labelled questions ({} already stored); {total} of the business's own in all, \
+                     learned with the built-in ones when the server starts",
+                    examples.len() - added
+                );
+                return Ok(());
+            }
+            let config = with_business_model(config, db).await?;
+            match (eval, text) {
+                (Some(path), _) => print!("{}", classify::eval(&config, &classify::read_examples(path, &config)?)),
+                (None, Some(text)) => print!("{}", classify::explain(&config, channel, text)),
+                (None, None) => return Err("give a question's text, or --eval, --train, --bench or --cv".into()),
+            }
             Ok(())
         }
         Command::WebhookSecret => {

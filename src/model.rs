@@ -216,6 +216,9 @@ pub struct Customer {
     pub name: String,
 }
 
+/// What `matched_rule` holds when the learned topic model decided without a keyword.
+pub const MATCHED_LEARNED: &str = "learned";
+
 /// One customer thread with its follow-ups, as the queue shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Question {
@@ -229,9 +232,12 @@ pub struct Question {
     pub received_at: Millis,
     pub topic: String,
     pub function: String,
-    /// How sure the classifier was of the topic (0 = default topic, 1 = certain).
+    /// How sure the classifier was of the topic: the calibrated probability that it is right
+    /// (1 after an agent's correction).
     pub confidence: f32,
-    /// The rule (keyword) that chose the topic, so an agent can see why it was routed here.
+    /// What chose the topic, so an agent can see why it was routed here: a keyword (which backed
+    /// the learned model, or decided as an override), `learned` (the model alone), `corrected by
+    /// @handle`, or none (the default topic).
     pub matched_rule: Option<String>,
     pub priority: i32,
     pub sla_due_at: Millis,

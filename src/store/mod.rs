@@ -16,6 +16,7 @@ mod migrations;
 mod questions;
 mod routing;
 mod stats;
+mod training;
 
 use std::path::Path;
 use std::str::FromStr;

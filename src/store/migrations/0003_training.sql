@@ -1,0 +1,13 @@
+-- helphive schema, version 3: labelled questions for the learned topic classifier.
+
+-- A business's own labelled questions (`helphive classify --train FILE.jsonl`), learned together
+-- with the built-in data/train.jsonl when the server starts. `source` says where a row came from
+-- ('import' for classify --train); the same text with the same topic is kept once.
+CREATE TABLE training_examples (
+    id         INTEGER PRIMARY KEY,
+    text       TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    source     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (text, topic)
+);
