@@ -306,3 +306,63 @@ pub fn bench_data(dir: Option<&Path>, config: &Config) -> Result<(Vec<Example>, 
         )),
     }
 }
+
+/// `--replay N`: how corrections teach the model. N questions of the training file are held
+/// back as the ones the hive handles (spread over every function); the model starts from the
+/// rest. The hive routes them one by one; a misrouted one is corrected by an agent, a right one
+/// is resolved with its topic; both become labelled questions, and the model is retrained every
+/// N/4 of them (the schedule). Accuracy is measured on the held-out questions after each
+/// retraining.
+pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) -> String {
+    let mut out = String::new();
+    let n = n.min(train.len() / 2).max(1);
+    // Every k-th question (the file is sorted by function), so every function gives some.
+    let k = (train.len() / n).max(1);
+    let (mut start, mut stream) = (Vec::new(), Vec::new());
+    for (i, e) in train.iter().enumerate() {
+        if i % k == 0 && stream.len() < n { stream.push(e.clone()) } else { start.push(e.clone()) }
+    }
+    let measure = |examples: &[Example]| {
+        let mut cfg = config.clone();
+        let model = std::sync::Arc::new(Model::train(examples, Params::default()));
+        cfg.classifier = Some(model);
+        let r = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
+        (cfg, r)
+    };
+    let _ = writeln!(
+        out,
+        "model trained on {} questions; {} more arrive, are corrected or resolved, and are learned every {}\n",
+        start.len(),
+        stream.len(),
+        (n / 4).max(1)
+    );
+    let _ = writeln!(out, "{:>8} {:>11} {:>10} {:>9} {:>16}", "handled", "corrected", "accuracy", "macro", "above threshold");
+    let (mut cfg, r) = measure(&start);
+    let row = |out: &mut String, handled: usize, corrected: usize, r: &Report| {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>11} {:>9.1}% {:>8.1}% {:>15.1}%",
+            handled,
+            corrected,
+            r.accuracy * 100.0,
+            r.macro_accuracy * 100.0,
+            r.accuracy_above * 100.0
+        );
+    };
+    row(&mut out, 0, 0, &r);
+    let mut learned = start.clone();
+    let mut corrected = 0;
+    let every = (n / 4).max(1);
+    for (i, e) in stream.iter().enumerate() {
+        if routing::classify(&cfg, "webhook", &e.text).topic != e.topic {
+            corrected += 1;
+        }
+        learned.push(e.clone());
+        if (i + 1) % every == 0 || i + 1 == stream.len() {
+            let (c, r) = measure(&learned);
+            cfg = c;
+            row(&mut out, i + 1, corrected, &r);
+        }
+    }
+    out
+}

@@ -122,7 +122,7 @@ enum Command {
     /// keyword rules (--bench). Labelled questions are JSONL: {"text", "topic", "function"} a line.
     Classify {
         /// The question's text.
-        #[arg(required_unless_present_any = ["eval", "train", "bench", "cv"])]
+        #[arg(required_unless_present_any = ["eval", "train", "bench", "cv", "replay"])]
         text: Option<String>,
         /// Measure on labelled questions: accuracy, macro accuracy, per-function precision and
         /// recall, confusion matrix.
@@ -139,7 +139,11 @@ enum Command {
         /// Compare the model's settings by cross-validation on the training questions only.
         #[arg(long, conflicts_with = "text")]
         cv: bool,
-        /// With --bench or --cv: a directory with train.jsonl and test.jsonl (default: the
+        /// Replay N handled questions (held back from the training file) whose corrections and
+        /// resolutions are learned on a schedule, with the held-out accuracy after each retraining.
+        #[arg(long, value_name = "N", conflicts_with_all = ["text", "eval", "train", "bench", "cv"])]
+        replay: Option<usize>,
+        /// With --bench, --cv or --replay: a directory with train.jsonl and test.jsonl (default: the
         /// built-in data/).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
@@ -499,8 +503,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Classify { text, eval, train, bench, cv, data, channel } => {
+        Command::Classify { text, eval, train, bench, cv, replay, data, channel } => {
             use helphive::classify;
+            if let Some(n) = replay {
+                let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
+                print!("{}", classify::replay(&config, &tr, &te, *n));
+                return Ok(());
+            }
             if *bench || *cv {
                 let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
                 print!("{}", if *bench { classify::bench(&config, &tr, &te) } else { classify::cross_validation(&config, &tr) });

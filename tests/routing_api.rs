@@ -116,6 +116,9 @@ async fn an_agent_corrects_the_topic_and_it_counts() {
     assert_eq!((q.topic.as_str(), q.function.as_str()), ("delivery", "delivery"));
     assert_eq!(q.sla_due_at, T0 + 20 * 60_000, "deadline from the corrected topic's target");
     assert_eq!(q.matched_rule.as_deref(), Some("corrected by @dana"));
+    let learned = app.store.training_examples().await.unwrap();
+    assert_eq!(learned.len(), 1, "the correction is kept for the topic model");
+    assert_eq!((learned[0].text.as_str(), learned[0].topic.as_str()), ("hello there", "delivery"));
     let e = app
         .store
         .events_since(0, 1000)

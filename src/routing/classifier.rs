@@ -512,10 +512,8 @@ fn tokens(text: &str) -> Vec<Token> {
         } else {
             flush(&mut word, &mut mention, &mut out);
             match c {
-                '.' | ',' | '!' | '?' | ';' | ':' | '(' | ')' | '"' | '\n' => {
-                    if out.last() != Some(&Token::Break) {
-                        out.push(Token::Break);
-                    }
+                '.' | ',' | '!' | '?' | ';' | ':' | '(' | ')' | '"' | '\n' if out.last() != Some(&Token::Break) => {
+                    out.push(Token::Break)
                 }
                 c if !c.is_ascii() && !c.is_whitespace() && !is_joiner(c) => out.push(Token::Symbol(c)),
                 _ => {}

@@ -116,7 +116,7 @@ fn combine(
         .iter()
         .zip(hits)
         .map(|(t, h)| {
-            let known = model.classes().iter().any(|c| *c == t.name);
+            let known = model.classes().contains(&t.name);
             let prior = if known { p.probability(&t.name) } else { UNSEEN_TOPIC };
             prior.max(1e-6).ln()
                 + keyword_evidence * h.count.min(2) as f32
@@ -125,7 +125,7 @@ fn combine(
         .collect();
     // A configured topic no example teaches and no keyword names (the default topic) stays out.
     for (i, (t, h)) in config.topics.iter().zip(hits).enumerate() {
-        if h.count == 0 && !model.classes().iter().any(|c| *c == t.name) {
+        if h.count == 0 && !model.classes().contains(&t.name) {
             scores[i] = f32::NEG_INFINITY;
         }
     }
@@ -158,11 +158,18 @@ fn decided(
         topic: topic.name.clone(),
         function: topic.function.clone(),
         sla_minutes: topic.sla_minutes,
-        confidence,
+        confidence: quantise(confidence),
         matched,
-        guesses,
+        guesses: guesses.into_iter().map(|(t, p)| (t, quantise(p))).collect(),
         unsure,
     }
+}
+
+/// Rounds a probability to a multiple of 1/1024: exact in `f32` and `f64` and short in decimal, so
+/// it survives the JSON of events and API answers unchanged (a full-precision `f32` widened to
+/// `f64` can come back one bit off), far finer than any decision needs.
+fn quantise(p: f32) -> f32 {
+    (p * 1024.0).round() / 1024.0
 }
 
 fn default_topic(config: &Config, confidence: f32, guesses: Vec<(String, f32)>, unsure: bool) -> Classification {
@@ -173,7 +180,15 @@ fn default_topic(config: &Config, confidence: f32, guesses: Vec<(String, f32)>, 
         .topic(name)
         .map(|t| (t.function.clone(), t.sla_minutes))
         .unwrap_or_else(|| (config.functions.first().map(|f| f.name.clone()).unwrap_or_default(), 60));
-    Classification { topic: name.clone(), function, sla_minutes: sla, confidence, matched: None, guesses, unsure }
+    Classification {
+        topic: name.clone(),
+        function,
+        sla_minutes: sla,
+        confidence: quantise(confidence),
+        matched: None,
+        guesses: guesses.into_iter().map(|(t, p)| (t, quantise(p))).collect(),
+        unsure,
+    }
 }
 
 /// Keyword matches of one configured topic.

@@ -121,7 +121,8 @@ impl Store {
 
     /// An agent corrects the topic the classifier chose. The question moves to the topic's
     /// function and deadline target (its deadline is recomputed from when the customer started
-    /// waiting); the correction is an event and counts in the statistics.
+    /// waiting); the correction is an event, counts in the statistics, and is kept as a labelled
+    /// question for the topic model (`training_examples`, source `correction`).
     pub async fn recategorize(
         &self,
         qid: i64,
@@ -149,6 +150,21 @@ impl Store {
         .bind(format!("corrected by @{}", agent.handle))
         .bind(now)
         .bind(qid)
+        .execute(tx.conn())
+        .await?;
+        // The correction teaches the topic model: the question's text with the right topic, once
+        // (a later correction of the same text replaces it), learned when the server next starts.
+        sqlx::query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
+            .bind(q.text.clone())
+            .execute(tx.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'correction', ?) \
+             ON CONFLICT (text, topic) DO NOTHING",
+        )
+        .bind(q.text.clone())
+        .bind(topic.to_string())
+        .bind(now)
         .execute(tx.conn())
         .await?;
         let updated =

@@ -1,8 +1,9 @@
 -- helphive schema, version 3: labelled questions for the learned topic classifier.
 
--- A business's own labelled questions (`helphive classify --train FILE.jsonl`), learned together
--- with the built-in data/train.jsonl when the server starts. `source` says where a row came from
--- ('import' for classify --train); the same text with the same topic is kept once.
+-- A business's own labelled questions, learned together with the built-in data/train.jsonl when
+-- the server starts. `source` says where a row came from: 'import' (helphive classify --train
+-- FILE.jsonl) or 'correction' (an agent corrected a question's topic; a later correction of the
+-- same text replaces it). The same text with the same topic is kept once.
 CREATE TABLE training_examples (
     id         INTEGER PRIMARY KEY,
     text       TEXT    NOT NULL,
