@@ -239,6 +239,13 @@ pub struct Question {
     /// the learned model, or decided as an override), `learned` (the model alone), `corrected by
     /// @handle`, or none (the default topic).
     pub matched_rule: Option<String>,
+    /// The topic model was not sure enough: the question sits in the default topic, is offered to
+    /// the whole hive at once, and `guesses` says what the model thought.
+    #[serde(default)]
+    pub unsure: bool,
+    /// The model's two most likely topics with their probabilities (best first).
+    #[serde(default)]
+    pub guesses: Vec<(String, f32)>,
     pub priority: i32,
     pub sla_due_at: Millis,
     pub state: QuestionState,

@@ -12,3 +12,9 @@ CREATE TABLE training_examples (
     created_at INTEGER NOT NULL,
     UNIQUE (text, topic)
 );
+
+-- A question the topic model was unsure of (below the threshold): it went to the default topic,
+-- is offered to the whole hive at once, and keeps the model's two best guesses (JSON:
+-- [["billing", 0.45], ["delivery", 0.4]]) so whoever takes it sees them. A correction clears it.
+ALTER TABLE questions ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE questions ADD COLUMN guesses TEXT;
