@@ -210,7 +210,7 @@ pub fn bench(config: &Config, train: &[Example], test: &[Example]) -> String {
     let model = Model::train(train, Params::default());
     let train_s = t0.elapsed().as_secs_f64();
     let mut cfg = config.clone();
-    cfg.classifier = Some(std::sync::Arc::new(model.clone()));
+    cfg.classifier = routing::ModelSlot::new(model.clone());
     let learned = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
     let alone = evaluate(&cfg, test, &|t| routing::classify_with(&cfg, &model, 0.0, "webhook", t));
     let keywords = evaluate(config, test, &|t| routing::classify_by_keywords(config, "webhook", t));
@@ -324,8 +324,7 @@ pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) ->
     }
     let measure = |examples: &[Example]| {
         let mut cfg = config.clone();
-        let model = std::sync::Arc::new(Model::train(examples, Params::default()));
-        cfg.classifier = Some(model);
+        cfg.classifier = routing::ModelSlot::new(Model::train(examples, Params::default()));
         let r = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
         (cfg, r)
     };

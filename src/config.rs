@@ -25,10 +25,11 @@ pub struct Config {
     pub spam: SpamConfig,
     pub outbox: OutboxConfig,
     /// The learned topic model when it is not the built-in default (trained with a business's
-    /// own questions, see `helphive classify --train`). `None`: the default, trained once per
-    /// process from `data/train.jsonl`.
+    /// own questions, see `helphive classify --train`); empty: the default, trained once per
+    /// process from `data/train.jsonl`. Shared by every clone of this config, so the server can
+    /// swap in a retrained model.
     #[serde(skip)]
-    pub classifier: Option<std::sync::Arc<crate::routing::classifier::Model>>,
+    pub classifier: crate::routing::ModelSlot,
 }
 
 /// Which network a connector talks to.
@@ -228,6 +229,14 @@ pub struct RoutingConfig {
     /// threshold fitted on cross-validation folds of the training questions.
     #[serde(default)]
     pub unsure_below: Option<f32>,
+    /// How often (minutes) the server retrains the topic model when new labelled questions
+    /// (corrections, resolved questions, imports) were stored; 0: only at start.
+    #[serde(default = "default_retrain_minutes")]
+    pub retrain_minutes: u32,
+}
+
+fn default_retrain_minutes() -> u32 {
+    60
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -263,7 +263,7 @@ async fn learn_business_questions(mut config: Config, store: &Store) -> Result<C
     if !extra.is_empty() {
         let model = helphive::routing::model_with(&extra);
         tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
-        config.classifier = Some(Arc::new(model));
+        config.classifier = helphive::routing::ModelSlot::new(model);
     }
     Ok(config)
 }

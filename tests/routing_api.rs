@@ -64,6 +64,9 @@ async fn next_gives_my_customers_follow_up_first_then_the_most_urgent() {
     assert_eq!(got.id, first);
     dana.reply(first, "Done", "k1").await.unwrap();
     dana.resolve(first).await.unwrap();
+    let learned = app.store.training_examples().await.unwrap();
+    let confirmed: Vec<_> = learned.iter().map(|e| (e.text.as_str(), e.topic.as_str())).collect();
+    assert_eq!(confirmed, [("refund please", "billing")], "a resolved question confirms its topic");
     // dana goes offline: the follow-up goes to the queue, not to her.
     dana.set_status(AgentStatus::Offline).await.unwrap();
     clock.advance(60_000);

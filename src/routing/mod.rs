@@ -72,7 +72,35 @@ pub fn model_with(extra: &[Example]) -> Model {
 
 /// The model `config` classifies with.
 pub fn model(config: &Config) -> Arc<Model> {
-    config.classifier.clone().unwrap_or_else(default_model)
+    config.classifier.get().unwrap_or_else(default_model)
+}
+
+/// A replaceable model shared by every clone of a `Config`: the server retrains on a schedule
+/// and swaps the new model in while questions keep being classified. Empty: the default model.
+#[derive(Clone, Default)]
+pub struct ModelSlot(Arc<std::sync::RwLock<Option<Arc<Model>>>>);
+
+impl ModelSlot {
+    /// A new slot (not shared with any other) holding `model`.
+    pub fn new(model: Model) -> ModelSlot {
+        ModelSlot(Arc::new(std::sync::RwLock::new(Some(Arc::new(model)))))
+    }
+
+    pub fn get(&self) -> Option<Arc<Model>> {
+        self.0.read().map(|m| m.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Replaces the model for every holder of this slot.
+    pub fn set(&self, model: Model) {
+        let mut slot = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(Arc::new(model));
+    }
+}
+
+impl std::fmt::Debug for ModelSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ModelSlot").field(&self.get()).finish()
+    }
 }
 
 /// Picks the topic of `text`. With the learned model (the default): the model's probability for
@@ -373,6 +401,20 @@ mod tests {
         // The store named twice (a keyword counts once), one need: the parcel.
         let r = classify(&c, "x", "the store said my parcel left the store warehouse a week ago and still hasn't arrived");
         assert_eq!(r.function, "delivery", "{r:?}");
+    }
+
+    #[test]
+    fn a_swapped_model_reaches_every_clone_of_the_config() {
+        let c = Config::builtin();
+        let clone = c.clone();
+        let text = "zorbix zorbix";
+        assert_ne!(classify(&clone, "x", text).topic, "delivery");
+        let mut extra = Vec::new();
+        for i in 0..25 {
+            extra.push(Example { text: format!("zorbix {i} zorbix"), topic: "delivery".into() });
+        }
+        c.classifier.set(model_with(&extra));
+        assert_eq!(classify(&clone, "x", text).topic, "delivery");
     }
 
     #[test]

@@ -631,6 +631,19 @@ impl Store {
         .bind(qid)
         .execute(tx.conn())
         .await?;
+        // Resolved in the topic it was routed to (not unsure, not the default topic by lack of a
+        // rule): a confirmation the topic model learns from at its next retraining.
+        if q.matched_rule.is_some() && !q.unsure {
+            sqlx::query(
+                "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'resolved', ?) \
+                 ON CONFLICT (text, topic) DO NOTHING",
+            )
+            .bind(q.text.clone())
+            .bind(q.topic.clone())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
         let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({}))
             .await?;
         tx.commit().await?;

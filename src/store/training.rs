@@ -31,6 +31,12 @@ impl Store {
         Ok(added)
     }
 
+    /// Changes whenever labelled questions are added or replaced (0 when there are none).
+    pub async fn training_version(&self) -> Result<i64> {
+        let mut conn = self.read().await?;
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM training_examples").fetch_one(&mut *conn).await?)
+    }
+
     /// Every stored labelled question, oldest first.
     pub async fn training_examples(&self) -> Result<Vec<Example>> {
         let mut conn = self.read().await?;
@@ -52,5 +58,8 @@ mod tests {
         let n = s.add_training_examples(&[e("a", "billing"), e("a", "delivery")], "import", 2).await.unwrap();
         assert_eq!(n, 1, "the same text and topic once; the same text with another topic is kept");
         assert_eq!(s.training_examples().await.unwrap().len(), 3);
+        let v = s.training_version().await.unwrap();
+        s.add_training_examples(&[e("c", "billing")], "import", 3).await.unwrap();
+        assert!(s.training_version().await.unwrap() > v);
     }
 }
