@@ -274,11 +274,7 @@ pub fn bench(config: &Config, train: &[Example], test: &[Example]) -> String {
     );
     let p99_ms = percentile(&learned_us, 0.99) / 1000.0;
     let goals = [
-        (
-            "macro accuracy >= 92%",
-            learned.macro_accuracy >= 0.92,
-            format!("{:.1}%", learned.macro_accuracy * 100.0),
-        ),
+        ("macro accuracy >= 92%", learned.macro_accuracy >= 0.92, format!("{:.1}%", learned.macro_accuracy * 100.0)),
         (
             "accuracy above threshold >= 97%",
             learned.accuracy_above >= 0.97,
@@ -335,7 +331,11 @@ pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) ->
         stream.len(),
         (n / 4).max(1)
     );
-    let _ = writeln!(out, "{:>8} {:>11} {:>10} {:>9} {:>16}", "handled", "corrected", "accuracy", "macro", "above threshold");
+    let _ = writeln!(
+        out,
+        "{:>8} {:>11} {:>10} {:>9} {:>16}",
+        "handled", "corrected", "accuracy", "macro", "above threshold"
+    );
     let (mut cfg, r) = measure(&start);
     let row = |out: &mut String, handled: usize, corrected: usize, r: &Report| {
         let _ = writeln!(

@@ -512,13 +512,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             if *bench || *cv {
                 let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
-                print!("{}", if *bench { classify::bench(&config, &tr, &te) } else { classify::cross_validation(&config, &tr) });
+                print!(
+                    "{}",
+                    if *bench { classify::bench(&config, &tr, &te) } else { classify::cross_validation(&config, &tr) }
+                );
                 return Ok(());
             }
             if let Some(path) = train {
                 let examples = classify::read_examples(path, &config)?;
                 let store = open_store(db, &config).await?;
-                let added = store.add_training_examples(&examples, "import", now_ms()).await.map_err(|e| e.to_string())?;
+                let added =
+                    store.add_training_examples(&examples, "import", now_ms()).await.map_err(|e| e.to_string())?;
                 let total = store.training_examples().await.map_err(|e| e.to_string())?.len();
                 println!(
                     "added {added} labelled questions ({} already stored); {total} of the business's own in all, \

@@ -459,10 +459,12 @@ fn classify_eval_prints_accuracy_precision_recall_and_confusion() {
     )
     .unwrap();
     let out = run_ok(cmd(dir.path()).args(["classify", "--eval"]).arg(&file));
-    for want in ["questions            2", "accuracy", "macro accuracy", "precision", "recall", "confusion", "delivery"] {
+    for want in ["questions            2", "accuracy", "macro accuracy", "precision", "recall", "confusion", "delivery"]
+    {
         assert!(out.contains(want), "{want}: {out}");
     }
-    std::fs::write(&file, "{\"text\": \"a\", \"topic\": \"billing\"}\n{\"text\": \"b\", \"topic\": \"nope\"}\n").unwrap();
+    std::fs::write(&file, "{\"text\": \"a\", \"topic\": \"billing\"}\n{\"text\": \"b\", \"topic\": \"nope\"}\n")
+        .unwrap();
     let err = run_err(cmd(dir.path()).args(["classify", "--eval"]).arg(&file));
     assert!(err.contains("question 2") && err.contains("'nope' is not a configured topic"), "{err}");
     std::fs::write(&file, "{\"text\": \"a\", \"topic\": \"billing\", \"function\": \"delivery\"}\n").unwrap();
@@ -475,9 +477,8 @@ fn classify_train_stores_a_business_s_own_questions_and_they_are_learned() {
     let dir = tempfile::tempdir().unwrap();
     // A made-up product line the built-in questions never mention, labelled as delivery.
     let file = dir.path().join("own.jsonl");
-    let lines: String = (0..25)
-        .map(|i| format!("{{\"text\": \"zorbix tracker {i} zorbix\", \"topic\": \"delivery\"}}\n"))
-        .collect();
+    let lines: String =
+        (0..25).map(|i| format!("{{\"text\": \"zorbix tracker {i} zorbix\", \"topic\": \"delivery\"}}\n")).collect();
     std::fs::write(&file, lines).unwrap();
     let before = run_ok(cmd(dir.path()).args(["classify", "zorbix zorbix"]));
     assert!(!before.contains("topic       delivery"), "{before}");

@@ -129,8 +129,7 @@ impl Model {
         classes.dedup();
         let k = classes.len();
         let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let data: Vec<(Vec<(u32, f32)>, usize)> =
-            examples
+        let data: Vec<(Vec<(u32, f32)>, usize)> = examples
             .iter()
             .map(|e| (features(&e.text, params.char_weight, params.binary), index[e.topic.as_str()]))
             .collect();

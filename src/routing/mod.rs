@@ -399,7 +399,8 @@ mod tests {
     fn a_keyword_adds_evidence_but_does_not_outvote_the_need() {
         let c = Config::builtin();
         // The store named twice (a keyword counts once), one need: the parcel.
-        let r = classify(&c, "x", "the store said my parcel left the store warehouse a week ago and still hasn't arrived");
+        let r =
+            classify(&c, "x", "the store said my parcel left the store warehouse a week ago and still hasn't arrived");
         assert_eq!(r.function, "delivery", "{r:?}");
     }
 
