@@ -25,6 +25,12 @@ pub struct Config {
     pub spam: SpamConfig,
     pub outbox: OutboxConfig,
     pub metrics: MetricsConfig,
+    /// The learned topic model when it is not the built-in default (trained with a business's
+    /// own questions, see `helphive classify --train`); empty: the default, trained once per
+    /// process from `data/train.jsonl`. Shared by every clone of this config, so the server can
+    /// swap in a retrained model.
+    #[serde(skip)]
+    pub classifier: crate::routing::ModelSlot,
 }
 
 /// Which network a connector talks to.
@@ -247,6 +253,30 @@ pub struct WebhookConfig {
 pub struct RoutingConfig {
     pub default_topic: String,
     pub offer_seconds: u32,
+    /// `learned` (the model, with the topics' keywords as extra evidence) or `keywords` (keyword
+    /// rules only, as before the model).
+    #[serde(default)]
+    pub classifier: ClassifierKind,
+    /// Below this confidence a question goes to the default topic as unsure. Default: the
+    /// threshold fitted on cross-validation folds of the training questions.
+    #[serde(default)]
+    pub unsure_below: Option<f32>,
+    /// How often (minutes) the server retrains the topic model when new labelled questions
+    /// (corrections, resolved questions, imports) were stored; 0: only at start.
+    #[serde(default = "default_retrain_minutes")]
+    pub retrain_minutes: u32,
+}
+
+fn default_retrain_minutes() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierKind {
+    #[default]
+    Learned,
+    Keywords,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +297,10 @@ pub struct TopicConfig {
     #[serde(default)]
     pub channels: Vec<String>,
     pub sla_minutes: u32,
+    /// A keyword of this topic decides on its own, whatever the model says (a product recall, a
+    /// campaign hashtag). Otherwise keywords are evidence added to the model's.
+    #[serde(default, rename = "override")]
+    pub overrides: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +381,11 @@ impl Config {
         if self.routing.offer_seconds == 0 {
             return Err("routing.offer_seconds must be at least 1".into());
         }
+        if let Some(t) = self.routing.unsure_below
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(format!("routing.unsure_below must be between 0 and 1, not {t}"));
+        }
         if self.functions.is_empty() {
             return Err("at least one [[functions]] entry is needed".into());
         }
@@ -372,6 +411,9 @@ impl Config {
             }
             if t.sla_minutes == 0 {
                 return Err(format!("topic '{}': sla_minutes must be at least 1", t.name));
+            }
+            if t.overrides && t.keywords.is_empty() {
+                return Err(format!("topic '{}': override = true needs keywords", t.name));
             }
         }
         let mut channels = HashSet::new();

@@ -3,10 +3,11 @@
 //! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
 //! `store` (SQLite persistence), `server` (HTTP API and live events), `channels` (social network
 //! connectors and the outbox worker), `client` (the async client the terminal uses), `config`,
-//! and `bench` (the API against the raw store).
+//! `bench` (the API against the raw store) and `classify` (the topic model measured and explained).
 
 pub mod bench;
 pub mod channels;
+pub mod classify;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -194,6 +194,45 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Sort a question into a topic with the learned model and say why; measure the model on
+    /// labelled questions (--eval), add a business's own (--train), or print the goals against the
+    /// keyword rules (--bench). Labelled questions are JSONL: {"text", "topic", "function"} a line.
+    Classify {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// With --train, and to learn the business's own questions stored there.
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// The question's text.
+        #[arg(required_unless_present_any = ["eval", "train", "bench", "cv", "replay"])]
+        text: Option<String>,
+        /// Measure on labelled questions: accuracy, macro accuracy, per-function precision and
+        /// recall, confusion matrix.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["text", "train", "bench", "cv"])]
+        eval: Option<PathBuf>,
+        /// Add labelled questions to the server's database; the server learns them (with the
+        /// built-in ones) when it starts.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["text", "bench", "cv"])]
+        train: Option<PathBuf>,
+        /// The goals on the held-out questions, beside the keyword rules measured in the same run:
+        /// accuracy, abstention, calibration, time per question, training time.
+        #[arg(long, conflicts_with_all = ["text", "cv"])]
+        bench: bool,
+        /// Compare the model's settings by cross-validation on the training questions only.
+        #[arg(long, conflicts_with = "text")]
+        cv: bool,
+        /// Replay N handled questions (held back from the training file) whose corrections and
+        /// resolutions are learned on a schedule, with the held-out accuracy after each retraining.
+        #[arg(long, value_name = "N", conflicts_with_all = ["text", "eval", "train", "bench", "cv"])]
+        replay: Option<usize>,
+        /// With --bench, --cv or --replay: a directory with train.jsonl and test.jsonl (default: the
+        /// built-in data/).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The channel the question came in on (a topic may lean to a channel).
+        #[arg(long, default_value = "webhook")]
+        channel: String,
+    },
     /// Print a new secret for signed inbound webhooks (put it in HELPHIVE_WEBHOOK_SECRET or a file).
     WebhookSecret,
     /// Measure claim, reply, resolve and reopen on the store alone, then through the HTTP API
@@ -329,6 +368,24 @@ async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, Stri
 
 /// The client for the terminal commands: server and token from the options, the environment or
 /// the configuration.
+/// `config` with a model that has also learned the business's own labelled questions stored in
+/// the database (`helphive classify --train`), if there are any.
+async fn learn_business_questions(mut config: Config, store: &Store) -> Result<Config, String> {
+    let extra = store.training_examples().await.map_err(|e| e.to_string())?;
+    if !extra.is_empty() {
+        let model = helphive::routing::model_with(&extra);
+        tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
+        config.classifier = helphive::routing::ModelSlot::new(model);
+    }
+    Ok(config)
+}
+
+/// `learn_business_questions` for the CLI, on the server's database.
+async fn with_business_model(config: Config, cli_db: Option<&str>) -> Result<Config, String> {
+    let store = open_store(cli_db, &config).await?;
+    learn_business_questions(config, &store).await
+}
+
 fn terminal_client(args: &ServerArgs, config: &Config) -> Result<helphive::client::Client, String> {
     let server = args.server.clone().unwrap_or_else(|| config.client.server.clone());
     let token = match (&args.token, &args.token_file) {
@@ -410,6 +467,7 @@ fn apply_leading_options(cli: Cli) -> Result<(Option<Command>, ConfigArg, Server
         Command::Agent { config, database, .. } => ("agent", Some(config), Some(&mut database.database), None),
         Command::Token { config, database, .. } => ("token", Some(config), Some(&mut database.database), None),
         Command::Backup { config, database, .. } => ("backup", Some(config), Some(&mut database.database), None),
+        Command::Classify { config, database, .. } => ("classify", Some(config), Some(&mut database.database), None),
         Command::WebhookSecret => ("webhook-secret", None, None, None),
         Command::Bench { config, database, .. } => ("bench", Some(config), Some(database), None),
         Command::Completions { .. } => ("completions", None, None, None),
@@ -523,6 +581,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(database.database.as_deref(), &config).await?;
+            let config = learn_business_questions(config, &store).await?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }
@@ -645,6 +704,44 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Backup { config, database, file } => {
             let (config, _) = load_config(&config)?;
             backup(database.database.as_deref(), &config, &file).await
+        }
+        Command::Classify { config, database, text, eval, train, bench, cv, replay, data, channel } => {
+            use helphive::classify;
+            let (config, _) = load_config(&config)?;
+            let db = database.database.as_deref();
+            if let Some(n) = replay {
+                let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
+                print!("{}", classify::replay(&config, &tr, &te, n));
+                return Ok(());
+            }
+            if bench || cv {
+                let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
+                print!(
+                    "{}",
+                    if bench { classify::bench(&config, &tr, &te) } else { classify::cross_validation(&config, &tr) }
+                );
+                return Ok(());
+            }
+            if let Some(path) = train {
+                let examples = classify::read_examples(&path, &config)?;
+                let store = open_store(db, &config).await?;
+                let added =
+                    store.add_training_examples(&examples, "import", now_ms()).await.map_err(|e| e.to_string())?;
+                let total = store.training_examples().await.map_err(|e| e.to_string())?.len();
+                println!(
+                    "added {added} labelled questions ({} already stored); {total} of the business's own in all, \
+                     learned with the built-in ones when the server starts",
+                    examples.len() - added
+                );
+                return Ok(());
+            }
+            let config = with_business_model(config, db).await?;
+            match (eval, text) {
+                (Some(path), _) => print!("{}", classify::eval(&config, &classify::read_examples(&path, &config)?)),
+                (None, Some(text)) => print!("{}", classify::explain(&config, &channel, &text)),
+                (None, None) => return Err("give a question's text, or --eval, --train, --bench or --cv".into()),
+            }
+            Ok(())
         }
         Command::WebhookSecret => {
             println!("{}", server::webhook::new_secret());

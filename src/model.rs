@@ -216,6 +216,9 @@ pub struct Customer {
     pub name: String,
 }
 
+/// What `matched_rule` holds when the learned topic model decided without a keyword.
+pub const MATCHED_LEARNED: &str = "learned";
+
 /// One customer thread with its follow-ups, as the queue shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Question {
@@ -229,10 +232,20 @@ pub struct Question {
     pub received_at: Millis,
     pub topic: String,
     pub function: String,
-    /// How sure the classifier was of the topic (0 = default topic, 1 = certain).
+    /// How sure the classifier was of the topic: the calibrated probability that it is right
+    /// (1 after an agent's correction).
     pub confidence: f32,
-    /// The rule (keyword) that chose the topic, so an agent can see why it was routed here.
+    /// What chose the topic, so an agent can see why it was routed here: a keyword (which backed
+    /// the learned model, or decided as an override), `learned` (the model alone), `corrected by
+    /// @handle`, or none (the default topic).
     pub matched_rule: Option<String>,
+    /// The topic model was not sure enough: the question sits in the default topic, is offered to
+    /// the whole hive at once, and `guesses` says what the model thought.
+    #[serde(default)]
+    pub unsure: bool,
+    /// The model's two most likely topics with their probabilities (best first).
+    #[serde(default)]
+    pub guesses: Vec<(String, f32)>,
     pub priority: i32,
     pub sla_due_at: Millis,
     pub state: QuestionState,

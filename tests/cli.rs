@@ -30,7 +30,9 @@ fn start_server_with(c: Command) -> Server {
 #[test]
 fn help_describes_every_command() {
     let top = run_ok(bin().arg("--help"));
-    for word in ["serve", "agent", "token", "backup", "webhook-secret", "bench", "completions", "man", "--config"] {
+    for word in
+        ["serve", "agent", "token", "backup", "webhook-secret", "bench", "completions", "man", "classify", "--config"]
+    {
         assert!(top.contains(word), "--help mentions {word}:\n{top}");
     }
     let serve = run_ok(bin().args(["serve", "--help"]));
@@ -43,6 +45,10 @@ fn help_describes_every_command() {
     run_ok(bin().args(["agent", "disable", "--help"]));
     assert!(run_ok(bin().args(["token", "issue", "--help"])).contains("--revoke-others"));
     assert!(run_ok(bin().args(["bench", "--help"])).contains("--agents"));
+    let classify = run_ok(bin().args(["classify", "--help"]));
+    for word in ["--eval", "--train", "--bench", "--cv"] {
+        assert!(classify.contains(word), "classify --help mentions {word}");
+    }
     assert!(run_ok(bin().arg("webhook-secret")).starts_with("whsec_"));
 }
 
@@ -761,4 +767,59 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     let r = http.get(&scrape_url).bearer_auth("s3cret").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("helphive_queue_depth"));
+}
+
+#[test]
+fn classify_explains_one_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(cmd(dir.path()).args(["classify", "I was charged twice for one order, refund please"]));
+    assert!(out.contains("topic       billing"), "{out}");
+    assert!(out.contains("function    billing"), "{out}");
+    assert!(out.contains("confidence  "), "{out}");
+    assert!(out.contains("guess 1     billing"), "{out}");
+    assert!(out.contains("guess 2     "), "{out}");
+    assert!(out.contains("features    "), "the words that decided: {out}");
+    assert!(out.contains("decided by  keyword 'refund'"), "{out}");
+}
+
+#[test]
+fn classify_eval_prints_accuracy_precision_recall_and_confusion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\": \"where is my parcel, tracking hasn't moved in a week\", \"topic\": \"delivery\", \"function\": \"delivery\"}\n\
+         {\"text\": \"my refund never came through\", \"function\": \"billing\"}\n",
+    )
+    .unwrap();
+    let out = run_ok(cmd(dir.path()).args(["classify", "--eval"]).arg(&file));
+    for want in ["questions            2", "accuracy", "macro accuracy", "precision", "recall", "confusion", "delivery"]
+    {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    std::fs::write(&file, "{\"text\": \"a\", \"topic\": \"billing\"}\n{\"text\": \"b\", \"topic\": \"nope\"}\n")
+        .unwrap();
+    let err = run_err(cmd(dir.path()).args(["classify", "--eval"]).arg(&file));
+    assert!(err.contains("question 2") && err.contains("'nope' is not a configured topic"), "{err}");
+    std::fs::write(&file, "{\"text\": \"a\", \"topic\": \"billing\", \"function\": \"delivery\"}\n").unwrap();
+    let err = run_err(cmd(dir.path()).args(["classify", "--eval"]).arg(&file));
+    assert!(err.contains("belongs to 'billing'"), "{err}");
+}
+
+#[test]
+fn classify_train_stores_a_business_s_own_questions_and_they_are_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    // A made-up product line the built-in questions never mention, labelled as delivery.
+    let file = dir.path().join("own.jsonl");
+    let lines: String =
+        (0..25).map(|i| format!("{{\"text\": \"zorbix tracker {i} zorbix\", \"topic\": \"delivery\"}}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    let before = run_ok(cmd(dir.path()).args(["classify", "zorbix zorbix"]));
+    assert!(!before.contains("topic       delivery"), "{before}");
+    let out = run_ok(cmd(dir.path()).args(["classify", "--train"]).arg(&file));
+    assert!(out.contains("added 25 labelled questions"), "{out}");
+    let again = run_ok(cmd(dir.path()).args(["classify", "--train"]).arg(&file));
+    assert!(again.contains("added 0 labelled questions (25 already stored)"), "{again}");
+    let after = run_ok(cmd(dir.path()).args(["classify", "zorbix zorbix"]));
+    assert!(after.contains("topic       delivery"), "{after}");
 }

@@ -64,6 +64,9 @@ async fn next_gives_my_customers_follow_up_first_then_the_most_urgent() {
     assert_eq!(got.id, first);
     dana.reply(first, "Done", "k1").await.unwrap();
     dana.resolve(first).await.unwrap();
+    let learned = app.store.training_examples().await.unwrap();
+    let confirmed: Vec<_> = learned.iter().map(|e| (e.text.as_str(), e.topic.as_str())).collect();
+    assert_eq!(confirmed, [("refund please", "billing")], "a resolved question confirms its topic");
     // dana goes offline: the follow-up goes to the queue, not to her.
     dana.set_status(AgentStatus::Offline).await.unwrap();
     clock.advance(60_000);
@@ -103,6 +106,8 @@ async fn an_agent_corrects_the_topic_and_it_counts() {
     let qid = app.ask("c1", "hello there").await;
     let q = app.admin.question(qid).await.unwrap().question;
     assert_eq!((q.topic.as_str(), q.matched_rule.as_deref()), ("general", None));
+    assert!(q.unsure, "the model is unsure of a greeting");
+    assert_eq!(q.guesses.len(), 2, "its two best guesses are kept");
     let r = app
         .http()
         .post(format!("{}/api/v1/questions/{qid}/topic", app.base))
@@ -116,6 +121,10 @@ async fn an_agent_corrects_the_topic_and_it_counts() {
     assert_eq!((q.topic.as_str(), q.function.as_str()), ("delivery", "delivery"));
     assert_eq!(q.sla_due_at, T0 + 20 * 60_000, "deadline from the corrected topic's target");
     assert_eq!(q.matched_rule.as_deref(), Some("corrected by @dana"));
+    assert!(!q.unsure, "a correction settles it");
+    let learned = app.store.training_examples().await.unwrap();
+    assert_eq!(learned.len(), 1, "the correction is kept for the topic model");
+    assert_eq!((learned[0].text.as_str(), learned[0].topic.as_str()), ("hello there", "delivery"));
     let e = app
         .store
         .events_since(0, 1000)

@@ -211,6 +211,7 @@ fn world_strategy() -> impl Strategy<Value = RoutingWorld> {
                     sla_due_at: since + sla * MIN,
                     priority,
                     previous_agent: prev.map(|p| p * 3 + 1),
+                    unsure: false,
                 })
                 .collect();
             let busy = busy.into_iter().map(|b| b * 3 + 1).collect();

@@ -87,13 +87,19 @@ pub struct QuestionInfo {
     pub priority: i32,
     /// The agent who answered this customer before: follow-ups stick to them when online.
     pub previous_agent: Option<AgentId>,
+    /// The topic model was unsure of the topic: offered to the whole hive at once, since the
+    /// topic's experts may be the wrong people.
+    pub unsure: bool,
 }
 
 impl QuestionInfo {
     /// The widest tier allowed now: only primary skills while more than half the target time is
     /// left, then secondary skills, then the whole function in the last quarter, then everyone
-    /// once the deadline has passed.
+    /// once the deadline has passed. An unsure question: everyone at once.
     pub fn allowed_tier(&self, now: Millis) -> Tier {
+        if self.unsure {
+            return Tier::Everyone;
+        }
         let target = (self.sla_due_at - self.waiting_since).max(1);
         let left = self.sla_due_at - now;
         if left * 2 > target {
@@ -325,6 +331,7 @@ mod tests {
             sla_due_at: waiting_since.saturating_add(sla),
             priority: 0,
             previous_agent: None,
+            unsure: false,
         }
     }
 
@@ -340,6 +347,14 @@ mod tests {
         assert_eq!(eligible(&outsider, &q, 21 * MIN), Some(Tier::Everyone));
         let colleague = agent(8, 0, &[]);
         assert_eq!(eligible(&colleague, &q, 16 * MIN), Some(Tier::Function));
+    }
+
+    #[test]
+    fn an_unsure_question_goes_to_the_whole_hive_at_once() {
+        let q = QuestionInfo { unsure: true, ..question(1, 0, 0, 0, 20 * MIN) };
+        assert_eq!(q.allowed_tier(0), Tier::Everyone);
+        let outsider = agent(7, 3, &[(5, 4)]);
+        assert_eq!(eligible(&outsider, &q, 0), Some(Tier::Everyone));
     }
 
     #[test]

@@ -61,6 +61,7 @@ impl Catalog {
             sla_due_at: q.sla_due_at,
             priority: q.priority,
             previous_agent: q.previous_agent,
+            unsure: q.unsure,
         }
     }
 }

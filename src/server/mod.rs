@@ -176,6 +176,50 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Every `routing.retrain_minutes`, when labelled questions were stored since the last look
+/// (agents' corrections, resolved questions, imports), retrains the topic model off the async
+/// threads and swaps it in; questions keep being classified by the old one meanwhile.
+fn spawn_retraining(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let minutes = state.config.routing.retrain_minutes;
+    if minutes == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        // What start-up learned (see `helphive serve`) counts as seen.
+        let mut seen = state.store.training_version().await.unwrap_or(0);
+        let mut tick = tokio::time::interval(Duration::from_secs(u64::from(minutes) * 60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate
+        loop {
+            tick.tick().await;
+            let version = match state.store.training_version().await {
+                Ok(v) if v == seen => continue,
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the labelled questions; will retry");
+                    continue;
+                }
+            };
+            let examples = match state.store.training_examples().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the labelled questions; will retry");
+                    continue;
+                }
+            };
+            let own = examples.len();
+            match tokio::task::spawn_blocking(move || crate::routing::model_with(&examples)).await {
+                Ok(model) => {
+                    state.config.classifier.set(model);
+                    seen = version;
+                    tracing::info!(own, "topic model retrained with the stored labelled questions");
+                }
+                Err(e) => tracing::warn!(error = %e, "retraining the topic model failed; will retry"),
+            }
+        }
+    }))
+}
+
 /// Binds `addr` and serves until ctrl-c / SIGTERM. `on_ready` is told the bound address.
 pub async fn serve(state: AppState, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     serve_until(state, addr, on_ready, shutdown_signal()).await
@@ -192,11 +236,15 @@ pub async fn serve_until(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let jobs = spawn_jobs(state.clone());
+    let retraining = spawn_retraining(state.clone());
     let channels = (!state.channels.is_empty()).then(|| crate::channels::spawn(state.clone()));
     on_ready(local);
     let limits = listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes);
     listen::run(listener, app(state.clone()), &limits, &state.streams, shutdown).await;
     jobs.abort();
+    if let Some(r) = retraining {
+        r.abort();
+    }
     if let Some(c) = channels {
         c.abort();
     }

@@ -383,7 +383,16 @@ fn schemas(config: &Config, now: Millis) -> Value {
                     "customer": r("Customer"), "text": string, "received_at": millis, "topic": string,
                     "function": string,
                     "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
-                    "matched_rule": nullable(string.clone()), "priority": { "type": "integer" },
+                    "matched_rule": nullable(string.clone()),
+                    "unsure": { "type": "boolean", "description": "the topic model was not sure: offered to the whole hive at once" },
+                    "guesses": {
+                        "type": "array", "maxItems": 2,
+                        "description": "the topic model's two most likely topics with their probabilities, best first",
+                        "items": { "type": "array", "minItems": 2, "maxItems": 2, "prefixItems": [
+                            string, { "type": "number", "minimum": 0, "maximum": 1 }
+                        ] }
+                    },
+                    "priority": { "type": "integer" },
                     "sla_due_at": millis, "state": question_state, "holder": nullable(string.clone()),
                     "lease_until": nullable(millis.clone()), "claimed_at": nullable(millis.clone()),
                     "answered_by": nullable(string.clone()), "awaiting_since": nullable(millis.clone()),
@@ -403,6 +412,8 @@ fn schemas(config: &Config, now: Millis) -> Value {
                     "function",
                     "confidence",
                     "matched_rule",
+                    "unsure",
+                    "guesses",
                     "priority",
                     "sla_due_at",
                     "state",

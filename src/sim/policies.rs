@@ -273,6 +273,7 @@ impl Helphive {
             sla_due_at: m.at + self.sla,
             priority: 0,
             previous_agent: m.previous_agent.map(|a| a as i64),
+            unsure: false,
         }
     }
 

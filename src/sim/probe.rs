@@ -64,6 +64,7 @@ pub fn probe(work: &Workload, waiting: usize, seed: u64) -> Probe {
                 sla_due_at: since + sla,
                 priority: 0,
                 previous_agent: (uniform(&mut rng) < 0.3).then(|| rng.random_range(0..agents.len().max(1)) as i64),
+                unsure: false,
             }
         })
         .collect();

@@ -8,8 +8,11 @@ use sqlx::SqliteConnection;
 use crate::error::Result;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("migrations/0001_initial.sql")), (2, include_str!("migrations/0002_channels.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_channels.sql")),
+    (3, include_str!("migrations/0003_training.sql")),
+];
 
 pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query(

@@ -17,6 +17,7 @@ mod ops;
 mod questions;
 mod routing;
 mod stats;
+mod training;
 
 use std::path::Path;
 use std::str::FromStr;

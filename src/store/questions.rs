@@ -124,6 +124,11 @@ fn question_from_row(row: &SqliteRow) -> Result<Question> {
         function: row.try_get("function")?,
         confidence: row.try_get::<f64, _>("confidence")? as f32,
         matched_rule: row.try_get("matched_rule")?,
+        unsure: row.try_get::<i64, _>("unsure")? != 0,
+        guesses: row
+            .try_get::<Option<String>, _>("guesses")?
+            .and_then(|g| serde_json::from_str(&g).ok())
+            .unwrap_or_default(),
         priority: row.try_get("priority")?,
         sla_due_at: row.try_get("sla_due_at")?,
         state: QuestionState::parse(&state).ok_or_else(|| Error::Internal(format!("bad question state {state}")))?,
@@ -667,6 +672,19 @@ impl Store {
         .bind(qid)
         .execute(tx.conn())
         .await?;
+        // Resolved in the topic it was routed to (not unsure, not the default topic by lack of a
+        // rule): a confirmation the topic model learns from at its next retraining.
+        if q.matched_rule.is_some() && !q.unsure {
+            sqlx::query(
+                "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'resolved', ?) \
+                 ON CONFLICT (text, topic) DO NOTHING",
+            )
+            .bind(q.text.clone())
+            .bind(q.topic.clone())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
         let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({}))
             .await?;
         tx.commit().await?;
@@ -1229,8 +1247,8 @@ async fn ingest_in_tx(
             let r = sqlx::query(
                 "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
                  text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
-                 state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) \
+                 state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason, unsure, guesses) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) \
                  RETURNING *, NULL AS holder_handle, NULL AS answered_handle",
             )
             .bind(msg.channel.clone())
@@ -1252,6 +1270,8 @@ async fn ingest_in_tx(
             .bind(now)
             .bind(received)
             .bind(held.clone())
+            .bind(class.unsure)
+            .bind((!class.guesses.is_empty()).then(|| serde_json::json!(class.guesses).to_string()))
             .fetch_one(tx.conn())
             .await?;
             let q = question_from_row(&r)?;

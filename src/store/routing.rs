@@ -32,6 +32,8 @@ pub struct RoutingQuestion {
     pub sla_due_at: Millis,
     pub priority: i32,
     pub previous_agent: Option<i64>,
+    /// The topic model was unsure: offered to everyone at once.
+    pub unsure: bool,
 }
 
 impl Store {
@@ -75,7 +77,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let questions = sqlx::query(
-            "SELECT id, topic, function, received_at, awaiting_since, sla_due_at, priority, answered_by_id \
+            "SELECT id, topic, function, received_at, awaiting_since, sla_due_at, priority, answered_by_id, unsure \
              FROM questions WHERE state = 'open' ORDER BY sla_due_at, id",
         )
         .fetch_all(&mut *conn)
@@ -92,6 +94,7 @@ impl Store {
                 sla_due_at: r.try_get("sla_due_at")?,
                 priority: r.try_get("priority")?,
                 previous_agent: r.try_get("answered_by_id")?,
+                unsure: r.try_get::<i64, _>("unsure")? != 0,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -121,7 +124,8 @@ impl Store {
 
     /// An agent corrects the topic the classifier chose. The question moves to the topic's
     /// function and deadline target (its deadline is recomputed from when the customer started
-    /// waiting); the correction is an event and counts in the statistics.
+    /// waiting); the correction is an event, counts in the statistics, and is kept as a labelled
+    /// question for the topic model (`training_examples`, source `correction`).
     pub async fn recategorize(
         &self,
         qid: i64,
@@ -140,7 +144,7 @@ impl Store {
         sqlx::query(
             "UPDATE questions SET topic = ?, function = ?, sla_ms = ?, \
              sla_due_at = CASE WHEN awaiting_since IS NULL THEN sla_due_at ELSE ? END, \
-             matched_rule = ?, confidence = 1.0, updated_at = ? WHERE id = ?",
+             matched_rule = ?, confidence = 1.0, unsure = 0, updated_at = ? WHERE id = ?",
         )
         .bind(topic.to_string())
         .bind(function.to_string())
@@ -149,6 +153,21 @@ impl Store {
         .bind(format!("corrected by @{}", agent.handle))
         .bind(now)
         .bind(qid)
+        .execute(tx.conn())
+        .await?;
+        // The correction teaches the topic model: the question's text with the right topic, once
+        // (a later correction of the same text replaces it), learned when the server next starts.
+        sqlx::query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
+            .bind(q.text.clone())
+            .execute(tx.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'correction', ?) \
+             ON CONFLICT (text, topic) DO NOTHING",
+        )
+        .bind(q.text.clone())
+        .bind(topic.to_string())
+        .bind(now)
         .execute(tx.conn())
         .await?;
         let updated =

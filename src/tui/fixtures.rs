@@ -75,6 +75,8 @@ pub fn question(i: i64) -> Question {
         function: function.into(),
         confidence: 0.75,
         matched_rule: Some(topic.replace('_', " ")),
+        unsure: false,
+        guesses: Vec::new(),
         priority: 0,
         sla_due_at: received + sla,
         state: if holder.is_some() { QuestionState::Claimed } else { QuestionState::Open },

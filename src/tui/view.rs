@@ -407,6 +407,13 @@ fn render_conversation(app: &App, f: &mut Frame, area: Rect, t: &Theme) {
     let [top, rest] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let (sla_text, sla_style) = sla_cell(q, app.now, t);
     let why = match &q.matched_rule {
+        None if q.unsure => {
+            let g: Vec<String> =
+                q.guesses.iter().map(|(t, p)| format!("{} {:.0}%", text::one_line(t), p * 100.0)).collect();
+            format!("unsure: {}", g.join(" / "))
+        }
+        Some(k) if k == crate::model::MATCHED_LEARNED => format!("learned model, {:.0}%", q.confidence * 100.0),
+        Some(k) if k.starts_with("corrected by ") => text::one_line(k),
         Some(k) => format!("keyword '{}', {:.0}%", text::one_line(k), q.confidence * 100.0),
         None => "default topic".into(),
     };

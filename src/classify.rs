@@ -1,0 +1,367 @@
+//! `helphive classify`: one question explained, labelled questions measured, cross-validation of
+//! the model's settings, and the benchmark of the goals of issue #11 against the keyword rules,
+//! measured in the same run. The routing itself lives in `routing` (pure); this module reads
+//! files, keeps time and prints.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::routing::classifier::{Example, Model, Params, parse_jsonl};
+use crate::routing::evaluation::{self, Report, Scored};
+use crate::routing::{self, Classification, KEYWORD_EVIDENCE};
+
+/// The held-out questions, embedded only so `--bench` runs anywhere; nothing trains on them.
+const TEST_JSONL: &str = include_str!("../data/test.jsonl");
+
+/// Reads labelled questions (JSONL, see data/README.md) and checks them against `config`: every
+/// topic must be configured, and a function given beside it must be the topic's.
+pub fn read_examples(path: &Path, config: &Config) -> Result<Vec<Example>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_examples(&text, config).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `read_examples` on text already read.
+pub fn parse_examples(text: &str, config: &Config) -> Result<Vec<Example>, String> {
+    // A line with only a function takes that function's first topic other than the default.
+    let topic_of = |f: &str| {
+        config
+            .topics
+            .iter()
+            .filter(|t| t.function == f)
+            .min_by_key(|t| t.name == config.routing.default_topic)
+            .map(|t| t.name.clone())
+    };
+    let rows = parse_jsonl(text, &topic_of)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, (e, function)) in rows.into_iter().enumerate() {
+        let Some(t) = config.topic(&e.topic) else {
+            return Err(format!("question {}: topic '{}' is not a configured topic", i + 1, e.topic));
+        };
+        if let Some(f) = function
+            && f != t.function
+        {
+            return Err(format!("question {}: topic '{}' belongs to '{}', not '{f}'", i + 1, t.name, t.function));
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+fn function_of(config: &Config, topic: &str) -> String {
+    config.topic(topic).map(|t| t.function.clone()).unwrap_or_default()
+}
+
+/// The function of the classifier's best guess, before any abstention.
+fn guess(config: &Config, c: &Classification) -> (String, f32) {
+    match c.guesses.first() {
+        Some((t, p)) => (function_of(config, t), *p),
+        None => (c.function.clone(), c.confidence),
+    }
+}
+
+/// One question: topic, function, confidence, the best two guesses, and what decided.
+pub fn explain(config: &Config, channel: &str, text: &str) -> String {
+    let c = routing::classify(config, channel, text);
+    let mut out = String::new();
+    let _ = writeln!(out, "topic       {}{}", c.topic, if c.unsure { "  (unsure: below the threshold)" } else { "" });
+    let _ = writeln!(out, "function    {}", c.function);
+    let _ = writeln!(out, "confidence  {:.0}%", c.confidence * 100.0);
+    for (i, (t, p)) in c.guesses.iter().enumerate() {
+        let _ = writeln!(out, "guess {}     {t} ({}) {:.0}%", i + 1, function_of(config, t), p * 100.0);
+    }
+    let rule = match c.matched.as_deref() {
+        Some(routing::LEARNED) => "the learned model alone (no keyword of the topic occurs)".to_string(),
+        Some(k) => format!("keyword '{k}' with the learned model"),
+        None if c.unsure => "nothing sure enough: the default topic".to_string(),
+        None => "no rule: the default topic".to_string(),
+    };
+    let _ = writeln!(out, "decided by  {rule}");
+    if let Some((best, _)) = c.guesses.first() {
+        let model = routing::model(config);
+        let why = model.explain(text, best, 8);
+        if !why.is_empty() {
+            let words: Vec<String> = why.iter().map(|(f, w)| format!("{f} ({w:+.2})")).collect();
+            let _ = writeln!(out, "features    {}", words.join(", "));
+        }
+    }
+    out
+}
+
+/// Classifies every example with `classify` and counts.
+pub fn evaluate(config: &Config, examples: &[Example], classify: &dyn Fn(&str) -> Classification) -> Report {
+    let rows: Vec<Scored> = examples
+        .iter()
+        .map(|e| {
+            let c = classify(&e.text);
+            let (g, p) = guess(config, &c);
+            Scored { truth: function_of(config, &e.topic), guess: g, confidence: p, unsure: c.unsure }
+        })
+        .collect();
+    let functions: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
+    evaluation::report(&functions, &rows)
+}
+
+/// `--eval FILE`: the figures of the model the server would use on labelled questions.
+pub fn eval(config: &Config, examples: &[Example]) -> String {
+    let r = evaluate(config, examples, &|t| routing::classify(config, "webhook", t));
+    r.to_string()
+}
+
+fn split(folds: usize, examples: &[Example], fold: usize) -> (Vec<Example>, Vec<Example>) {
+    // Interleaved folds over the file order (sorted by function): each fold holds every function.
+    let mut train = Vec::new();
+    let mut test = Vec::new();
+    for (i, e) in examples.iter().enumerate() {
+        if i % folds == fold { test.push(e.clone()) } else { train.push(e.clone()) }
+    }
+    (train, test)
+}
+
+/// `--cv`: settings compared by 5-fold cross-validation on the training questions only (each
+/// fold's model calibrated by its own inner folds), with the keyword rules beside them.
+pub fn cross_validation(config: &Config, train: &[Example]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "5-fold cross-validation on {} training questions (the held-out split is not read)\n",
+        train.len()
+    );
+    let _ = writeln!(
+        out,
+        "{:>6} {:>8} {:>5} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "epochs", "lambda", "step", "chars", "avg", "binary", "keywords", "accuracy", "macro", "ECE", "abstain"
+    );
+    let base = Params::default();
+    let mut grid = vec![base];
+    for char_weight in [0.0, 0.2, 0.7] {
+        grid.push(Params { char_weight, ..base });
+    }
+    for lambda in [1e-6, 1e-4] {
+        grid.push(Params { lambda, ..base });
+    }
+    for epochs in [10, 40] {
+        grid.push(Params { epochs, ..base });
+    }
+    for step in [0.2, 0.5] {
+        grid.push(Params { step, ..base });
+    }
+    grid.push(Params { average: !base.average, ..base });
+    grid.push(Params { binary: !base.binary, ..base });
+    let folds = 5;
+    for p in grid {
+        let models: Vec<(Model, Vec<Example>)> = (0..folds)
+            .map(|f| {
+                let (tr, te) = split(folds, train, f);
+                (Model::train(&tr, p), te)
+            })
+            .collect();
+        for kw in [0.0, 0.5, 1.0, 2.0] {
+            if p != base && kw != KEYWORD_EVIDENCE {
+                continue;
+            }
+            let mut rows = Vec::new();
+            for (m, te) in &models {
+                let r = evaluate(config, te, &|t| routing::classify_with(config, m, kw, "webhook", t));
+                rows.push((r, te.len()));
+            }
+            let n: usize = rows.iter().map(|(_, n)| n).sum();
+            let avg = |f: &dyn Fn(&Report) -> f32| rows.iter().map(|(r, k)| f(r) * *k as f32).sum::<f32>() / n as f32;
+            let _ = writeln!(
+                out,
+                "{:>6} {:>8.0e} {:>5.1} {:>5.1} {:>5} {:>6} {:>9.1} {:>8.1}% {:>8.1}% {:>7.3} {:>6.1}%",
+                p.epochs,
+                p.lambda,
+                p.step,
+                p.char_weight,
+                if p.average { "yes" } else { "no" },
+                if p.binary { "yes" } else { "no" },
+                kw,
+                avg(&|r| r.accuracy) * 100.0,
+                avg(&|r| r.macro_accuracy) * 100.0,
+                avg(&|r| r.ece),
+                avg(&|r| r.abstained) * 100.0
+            );
+        }
+    }
+    let kw = evaluate(config, train, &|t| routing::classify_by_keywords(config, "webhook", t));
+    let _ = writeln!(
+        out,
+        "\nkeyword rules on the same questions: accuracy {:.1}%, macro {:.1}%",
+        kw.accuracy * 100.0,
+        kw.macro_accuracy * 100.0
+    );
+    out
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// `--bench`: trains on `train` (timed), measures the held-out `test` questions with the learned
+/// model and with the keyword rules in the same run, times classification, and marks the goals.
+pub fn bench(config: &Config, train: &[Example], test: &[Example]) -> String {
+    let mut out = String::new();
+    let t0 = Instant::now();
+    let model = Model::train(train, Params::default());
+    let train_s = t0.elapsed().as_secs_f64();
+    let mut cfg = config.clone();
+    cfg.classifier = routing::ModelSlot::new(model.clone());
+    let learned = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
+    let alone = evaluate(&cfg, test, &|t| routing::classify_with(&cfg, &model, 0.0, "webhook", t));
+    let keywords = evaluate(config, test, &|t| routing::classify_by_keywords(config, "webhook", t));
+
+    // Latency: every held-out question classified the way the server does, many times over.
+    let rounds = 20;
+    let mut learned_us = Vec::with_capacity(test.len() * rounds);
+    let mut keyword_us = Vec::with_capacity(test.len() * rounds);
+    for _ in 0..rounds {
+        for e in test {
+            let t = Instant::now();
+            std::hint::black_box(routing::classify(&cfg, "webhook", std::hint::black_box(&e.text)));
+            learned_us.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            std::hint::black_box(routing::classify_by_keywords(config, "webhook", std::hint::black_box(&e.text)));
+            keyword_us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    learned_us.sort_by(f64::total_cmp);
+    keyword_us.sort_by(f64::total_cmp);
+
+    let _ = writeln!(
+        out,
+        "trained on {} questions, measured on {} held-out questions (data/test.jsonl, never trained on)\n",
+        train.len(),
+        test.len()
+    );
+    let _ = writeln!(out, "{:<34} {:>14} {:>14} {:>14}", "", "learned+keys", "learned alone", "keyword rules");
+    let row = |name: &str, f: &dyn Fn(&Report) -> String| {
+        format!("{:<34} {:>14} {:>14} {:>14}\n", name, f(&learned), f(&alone), f(&keywords))
+    };
+    out += &row("function accuracy", &|r| format!("{:.1}%", r.accuracy * 100.0));
+    out += &row("macro accuracy (over functions)", &|r| format!("{:.1}%", r.macro_accuracy * 100.0));
+    out += &row("accuracy above the threshold", &|r| format!("{:.1}%", r.accuracy_above * 100.0));
+    out += &row("abstained (unsure)", &|r| format!("{:.1}%", r.abstained * 100.0));
+    out += &row("calibration error (ECE)", &|r| format!("{:.3}", r.ece));
+    let _ = writeln!(
+        out,
+        "{:<34} {:>14} {:>14} {:>14}",
+        "time per question p50 / p99",
+        format!("{:.0}/{:.0} µs", percentile(&learned_us, 0.5), percentile(&learned_us, 0.99)),
+        "",
+        format!("{:.1}/{:.1} µs", percentile(&keyword_us, 0.5), percentile(&keyword_us, 0.99)),
+    );
+    let _ = writeln!(
+        out,
+        "\nmodel: {} topics, 2^{} feature buckets, {:.1} MB of weights; trained in {:.2} s (with 5-fold calibration); \
+         temperature {:.2}, threshold {:.2}",
+        model.classes().len(),
+        crate::routing::classifier::DIM_BITS,
+        model.size_bytes() as f64 / 1e6,
+        train_s,
+        model.temperature,
+        model.threshold
+    );
+    let _ = writeln!(
+        out,
+        "against the keyword rules: accuracy x{:.2}, macro accuracy x{:.2}\n",
+        learned.accuracy / keywords.accuracy.max(1e-6),
+        learned.macro_accuracy / keywords.macro_accuracy.max(1e-6)
+    );
+    let p99_ms = percentile(&learned_us, 0.99) / 1000.0;
+    let goals = [
+        ("macro accuracy >= 92%", learned.macro_accuracy >= 0.92, format!("{:.1}%", learned.macro_accuracy * 100.0)),
+        (
+            "accuracy above threshold >= 97%",
+            learned.accuracy_above >= 0.97,
+            format!("{:.1}%", learned.accuracy_above * 100.0),
+        ),
+        ("abstaining <= 15%", learned.abstained <= 0.15, format!("{:.1}%", learned.abstained * 100.0)),
+        ("calibration error <= 0.05", learned.ece <= 0.05, format!("{:.3}", learned.ece)),
+        ("p99 <= 1 ms per question", p99_ms <= 1.0, format!("{p99_ms:.3} ms")),
+    ];
+    let _ = writeln!(out, "goals");
+    for (name, met, figure) in goals {
+        let _ = writeln!(out, "  {:<34} {:<7} {figure}", name, if met { "met" } else { "MISSED" });
+    }
+    let _ = writeln!(out, "\nlearned+keys on the held-out questions:\n{learned}");
+    out
+}
+
+/// The built-in training questions and the embedded held-out ones, or those of `dir`.
+pub fn bench_data(dir: Option<&Path>, config: &Config) -> Result<(Vec<Example>, Vec<Example>), String> {
+    match dir {
+        Some(d) => Ok((read_examples(&d.join("train.jsonl"), config)?, read_examples(&d.join("test.jsonl"), config)?)),
+        None => Ok((
+            parse_examples(routing::TRAINING_JSONL, config).map_err(|e| format!("train.jsonl: {e}"))?,
+            parse_examples(TEST_JSONL, config).map_err(|e| format!("test.jsonl: {e}"))?,
+        )),
+    }
+}
+
+/// `--replay N`: how corrections teach the model. N questions of the training file are held
+/// back as the ones the hive handles (spread over every function); the model starts from the
+/// rest. The hive routes them one by one; a misrouted one is corrected by an agent, a right one
+/// is resolved with its topic; both become labelled questions, and the model is retrained every
+/// N/4 of them (the schedule). Accuracy is measured on the held-out questions after each
+/// retraining.
+pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) -> String {
+    let mut out = String::new();
+    let n = n.min(train.len() / 2).max(1);
+    // Every k-th question (the file is sorted by function), so every function gives some.
+    let k = (train.len() / n).max(1);
+    let (mut start, mut stream) = (Vec::new(), Vec::new());
+    for (i, e) in train.iter().enumerate() {
+        if i % k == 0 && stream.len() < n { stream.push(e.clone()) } else { start.push(e.clone()) }
+    }
+    let measure = |examples: &[Example]| {
+        let mut cfg = config.clone();
+        cfg.classifier = routing::ModelSlot::new(Model::train(examples, Params::default()));
+        let r = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
+        (cfg, r)
+    };
+    let _ = writeln!(
+        out,
+        "model trained on {} questions; {} more arrive, are corrected or resolved, and are learned every {}\n",
+        start.len(),
+        stream.len(),
+        (n / 4).max(1)
+    );
+    let _ = writeln!(
+        out,
+        "{:>8} {:>11} {:>10} {:>9} {:>16}",
+        "handled", "corrected", "accuracy", "macro", "above threshold"
+    );
+    let (mut cfg, r) = measure(&start);
+    let row = |out: &mut String, handled: usize, corrected: usize, r: &Report| {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>11} {:>9.1}% {:>8.1}% {:>15.1}%",
+            handled,
+            corrected,
+            r.accuracy * 100.0,
+            r.macro_accuracy * 100.0,
+            r.accuracy_above * 100.0
+        );
+    };
+    row(&mut out, 0, 0, &r);
+    let mut learned = start.clone();
+    let mut corrected = 0;
+    let every = (n / 4).max(1);
+    for (i, e) in stream.iter().enumerate() {
+        if routing::classify(&cfg, "webhook", &e.text).topic != e.topic {
+            corrected += 1;
+        }
+        learned.push(e.clone());
+        if (i + 1) % every == 0 || i + 1 == stream.len() {
+            let (c, r) = measure(&learned);
+            cfg = c;
+            row(&mut out, i + 1, corrected, &r);
+        }
+    }
+    out
+}

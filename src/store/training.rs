@@ -1,0 +1,65 @@
+//! Labelled questions a business adds for the topic classifier, kept so the server learns them
+//! at start-up.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::error::Result;
+use crate::model::Millis;
+use crate::routing::classifier::Example;
+
+impl Store {
+    /// Stores labelled questions (`source`: where they came from, like `import`); a text already
+    /// stored with the same topic is skipped. Returns how many were new.
+    pub async fn add_training_examples(&self, examples: &[Example], source: &str, now: Millis) -> Result<usize> {
+        let mut tx = self.write(now).await?;
+        let mut added = 0;
+        for e in examples {
+            let r = sqlx::query(
+                "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (text, topic) DO NOTHING",
+            )
+            .bind(e.text.clone())
+            .bind(e.topic.clone())
+            .bind(source.to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            added += r.rows_affected() as usize;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Changes whenever labelled questions are added or replaced (0 when there are none).
+    pub async fn training_version(&self) -> Result<i64> {
+        let mut conn = self.read().await?;
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM training_examples").fetch_one(&mut *conn).await?)
+    }
+
+    /// Every stored labelled question, oldest first.
+    pub async fn training_examples(&self) -> Result<Vec<Example>> {
+        let mut conn = self.read().await?;
+        let rows = sqlx::query("SELECT text, topic FROM training_examples ORDER BY id").fetch_all(&mut *conn).await?;
+        rows.iter().map(|r| Ok(Example { text: r.try_get("text")?, topic: r.try_get("topic")? })).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn examples_are_kept_once() {
+        let s = Store::in_memory().await.unwrap();
+        let e = |t: &str, topic: &str| Example { text: t.into(), topic: topic.into() };
+        let n = s.add_training_examples(&[e("a", "billing"), e("b", "delivery")], "import", 1).await.unwrap();
+        assert_eq!(n, 2);
+        let n = s.add_training_examples(&[e("a", "billing"), e("a", "delivery")], "import", 2).await.unwrap();
+        assert_eq!(n, 1, "the same text and topic once; the same text with another topic is kept");
+        assert_eq!(s.training_examples().await.unwrap().len(), 3);
+        let v = s.training_version().await.unwrap();
+        s.add_training_examples(&[e("c", "billing")], "import", 3).await.unwrap();
+        assert!(s.training_version().await.unwrap() > v);
+    }
+}
