@@ -3,6 +3,8 @@
 //! 1. Webhook batches: signed `POST /api/v1/inbound` with 500 messages a request, two senders,
 //!    against the same batches written straight into the store (no HTTP) in the same run; prints
 //!    both in questions per second and their ratio. Goal: at least 5,000 questions/s over HTTP.
+//!    The same batches routed by the keyword rules alone (no learned topic model), to show what
+//!    the model costs: goal at least 0.90 of that rate.
 //! 2. Webhook, one message a request (eight senders), for comparison.
 //! 3. Mastodon: mentions posted to mastodon-mock (a real Mastodon API server, see
 //!    `tests/common/mastodon.rs`) as fast as it takes them, read by the connector through the
@@ -41,6 +43,13 @@ struct Sizes {
 
 async fn app(channels: Option<Channels>) -> TestApp {
     spawn_app_with(Options { config: Config::builtin(), channels, ..Default::default() }).await
+}
+
+/// The same server, routing by the keyword rules alone (as before the learned topic model).
+async fn keywords_app() -> TestApp {
+    let mut config = Config::builtin();
+    config.routing.classifier = helphive::config::ClassifierKind::Keywords;
+    spawn_app_with(Options { config, ..Default::default() }).await
 }
 
 fn messages(prefix: &str, n: usize) -> Vec<helphive::store::NewInbound> {
@@ -259,6 +268,10 @@ async fn main() {
         let app = app(None).await;
         webhook(&app, messages("w", sizes.batched), BATCH, 2).await
     };
+    let hook_keywords = {
+        let app = keywords_app().await;
+        webhook(&app, messages("k", sizes.batched), BATCH, 2).await
+    };
     let single = {
         let app = app(None).await;
         webhook(&app, messages("o", sizes.single), 1, 8).await
@@ -273,12 +286,17 @@ async fn main() {
     println!("{:<44} {:>12}", "path", "questions/s");
     println!("{:<44} {:>12.0}", format!("store, batches of {BATCH} (baseline)"), base);
     println!("{:<44} {:>12.0}", format!("webhook HTTP, batches of {BATCH}, 2 senders"), hook);
+    println!("{:<44} {:>12.0}", "  the same, keyword rules only (no model)", hook_keywords);
     println!("{:<44} {:>12.0}", "webhook HTTP, 1 per request, 8 senders", single);
     println!("{:<44} {:>12.0}", "mastodon-mock took posts (baseline)", posted);
     println!("{:<44} {:>12.0}", "Mastodon stream -> stored", stored);
     println!("{:<44} {:>12.0}", "Mastodon backlog, pages of 40 -> stored", caught_up);
     println!();
     println!("webhook batches / store: {:.2}; webhook batches: {hook:.0}/s (goal >= 5000/s)", hook / base);
+    println!(
+        "learned topic model / keyword rules, webhook batches: {:.2} (goal >= 0.90: the model costs at most a tenth)",
+        hook / hook_keywords
+    );
     println!("Mastodon stored / peer posted: {:.2} (1.00: ingest keeps up with the network)", stored / posted);
     let (p50, p99, max) = (pct(&mut lat, 50.0), pct(&mut lat, 99.0), pct(&mut lat, 100.0));
     println!(

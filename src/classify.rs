@@ -103,6 +103,17 @@ pub fn evaluate(config: &Config, examples: &[Example], classify: &dyn Fn(&str) -
     evaluation::report(&functions, &rows)
 }
 
+/// The built-in model's errors on the held-out questions, as `helphive sim` draws them: for each
+/// true function, how often each function was the best guess (an unsure question counts as its
+/// best guess: the sim routes it like a sure one, which is the harder case for the hive).
+pub fn held_out_confusion(config: &Config) -> Result<crate::sim::Confusion, String> {
+    let (_, test) = bench_data(None, config)?;
+    let r = evaluate(config, &test, &|t| routing::classify(config, "webhook", t));
+    let functions: Vec<String> = r.functions.iter().map(|f| f.function.clone()).collect();
+    let counts = r.confusion.iter().map(|row| row.iter().map(|n| *n as u64).collect()).collect();
+    Ok(crate::sim::Confusion { functions, counts })
+}
+
 /// `--eval FILE`: the figures of the model the server would use on labelled questions.
 pub fn eval(config: &Config, examples: &[Example]) -> String {
     let r = evaluate(config, examples, &|t| routing::classify(config, "webhook", t));

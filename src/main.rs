@@ -132,10 +132,14 @@ enum Command {
         /// Size relative to the preset (0.1 for a quick look).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
-        /// Also run every policy with this share of questions routed to a wrong function (0 to
-        /// 1), as a topic classifier's errors would, and show both tables.
-        #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+        /// Route this share of questions (0 to 1) to a wrong function in the run with realistic
+        /// topics, instead of the errors the built-in topic model makes on its held-out questions.
+        #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "perfect_topics")]
         misroute: Option<f64>,
+        /// Only the run with every question's real topic (by default every policy also runs with
+        /// topics as the classifier sees them, and the report shows both).
+        #[arg(long)]
+        perfect_topics: bool,
     },
     /// Open the terminal straight on the shift lead's dashboard.
     Dashboard {
@@ -547,8 +551,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Sim { preset, scenario, seed, policies, scale, misroute } => {
-            let misrouting = misroute.map(helphive::sim::Misrouting::Rate);
+        Command::Sim { preset, scenario, seed, policies, scale, misroute, perfect_topics } => {
+            let misrouting = match (misroute, perfect_topics) {
+                (_, true) => None,
+                (Some(rate), false) => Some(helphive::sim::Misrouting::Rate(rate)),
+                // The built-in topic model's measured errors (its held-out questions).
+                (None, false) => Some(helphive::sim::Misrouting::Confusion(helphive::classify::held_out_confusion(
+                    &Config::builtin(),
+                )?)),
+            };
             let opts = helphive::sim::SimOptions { preset, scenario, seed, policies, scale, misrouting };
             // CPU-bound for seconds to minutes: off the async runtime's threads.
             let report = tokio::task::spawn_blocking(move || helphive::sim::run(&opts))

@@ -354,3 +354,30 @@ fn misrouted_topics_slow_a_topic_router_and_leave_the_oracle_alone() {
     assert_eq!(o_perfect, o_realistic, "the oracle ignores topics");
     assert!(report.contains("with realistic topics, mean first response ≤ 1.15 × oracle"), "{report}");
 }
+
+#[test]
+fn the_default_realistic_run_draws_the_classifiers_measured_errors() {
+    // `helphive sim` routes, besides the real topics, the topics the built-in model gives its
+    // held-out questions: the matrix comes from classifying them now, not from a number written
+    // down once.
+    let confusion = helphive::classify::held_out_confusion(&helphive::config::Config::builtin()).unwrap();
+    assert_eq!(confusion.functions.len(), 6, "{:?}", confusion.functions);
+    let questions: u64 = confusion.counts.iter().flatten().sum();
+    assert!(questions >= 300, "the held-out split: {questions}");
+    let wrong = confusion.error_rate();
+    assert!(wrong > 0.0 && wrong < 0.2, "a model that routes most questions right, not all: {wrong}");
+    let opts = SimOptions {
+        preset: "peak".into(),
+        seed: 2,
+        scale: 0.05,
+        policies: Some(vec!["helphive".into(), "oracle".into()]),
+        misrouting: Some(sim::Misrouting::Confusion(confusion)),
+        ..SimOptions::default()
+    };
+    let report = sim::run(&opts).unwrap();
+    assert!(
+        report.contains("errors drawn from the topic classifier's confusion matrix on its held-out questions"),
+        "{report}"
+    );
+    assert!(report.contains("handed on"), "{report}");
+}

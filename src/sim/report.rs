@@ -245,8 +245,11 @@ impl Report<'_> {
     /// pooled oracle (which needs no topics).
     fn comparison(&self, out: &mut String, r: &Realistic) {
         let oracle = self.get(PolicyKind::Oracle).map(|o| o.stats.mean_min);
-        let _ =
-            writeln!(out, "{:<13} {:>9} {:>9} {:>9} {:>9}", "mean f.r.", "perfect", "realistic", "÷oracle", "÷oracle");
+        let _ = writeln!(
+            out,
+            "{:<13} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "mean f.r.", "perfect", "realistic", "÷oracle", "÷oracle", "handed on"
+        );
         for (kind, o) in self.outcomes {
             let Some((_, seen)) = r.outcomes.iter().find(|(k, _)| k == kind) else { continue };
             let ratio = |m: f64| oracle.map_or("-".to_string(), |b| format!("{:.3}", m / b));
