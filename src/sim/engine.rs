@@ -145,7 +145,8 @@ pub struct Stats {
     pub max_waiting: u64,
     /// Per burst: minutes after its end until its topic is back on the 15-minute target.
     pub recovery_min: Vec<Option<f64>>,
-    /// Misrouted questions handed on by an agent who could not answer them.
+    /// Hand-offs of measured new questions: misrouted, taken by an agent who could not answer
+    /// them, passed on.
     pub handoffs: u64,
 }
 
@@ -484,9 +485,10 @@ impl<'w> Engine<'w> {
         ag.holding = ag.holding.saturating_sub(1);
         ag.idle_since = now;
         self.handling -= 1;
-        self.handoffs += 1;
         policy.finished(a, q);
         let m = &mut self.msgs[qi];
+        // Counted like the other figures: new questions after the warm-up.
+        self.handoffs += (m.measured && !m.is_followup) as u64;
         m.handlers -= 1;
         m.topic = m.true_topic;
         m.function = m.true_function;
