@@ -11,7 +11,7 @@ use super::drafts::Drafts;
 use super::keymap::{Action, Context, KeyMap};
 use crate::config::Template;
 use crate::model::{Agent, Event, Message, Millis, Question, QuestionDetail, QuestionState, ReplyStatus, Role};
-use crate::store::Stats;
+use crate::model::Stats;
 use crate::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

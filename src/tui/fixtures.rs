@@ -6,7 +6,7 @@ use crate::model::{
     Agent, AgentStatus, Customer, Message, MessageKind, Question, QuestionDetail, QuestionState, ReplyStatus, Role,
     Skill,
 };
-use crate::store::{AgentStats, FunctionStats, Stats};
+use crate::model::{AgentStats, FunctionStats, Percentiles, Stats};
 
 use super::app::App;
 use super::keymap::KeyMap;
@@ -166,12 +166,12 @@ pub fn stats() -> Stats {
         breaching: 4,
         held: 0,
         oldest_waiting_ms: Some(48 * MIN),
-        first_response_last_hour: crate::store::Percentiles {
+        first_response_last_hour: Percentiles {
             count: 31,
             median_ms: Some(6 * MIN),
             p90_ms: Some(19 * MIN),
         },
-        first_response_today: crate::store::Percentiles {
+        first_response_today: Percentiles {
             count: 240,
             median_ms: Some(7 * MIN),
             p90_ms: Some(22 * MIN),

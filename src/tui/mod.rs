@@ -349,7 +349,7 @@ fn done(r: Result<Question, ClientError>, ok: String, what: String) -> Msg {
 }
 
 /// The statistics as plain text, for `helphive stats` without `--json`.
-pub fn stats_text(s: &crate::store::Stats) -> String {
+pub fn stats_text(s: &crate::model::Stats) -> String {
     use std::fmt::Write;
     let ms = |v: Option<i64>| v.map(view::duration).unwrap_or_else(|| "-".into());
     let mut out = String::new();
