@@ -856,3 +856,28 @@ fn a_mentor_edits_the_plain_reply_not_its_display_form() {
     let text = app.composer.editor.as_ref().expect("the edit composer opens").text();
     assert_eq!(text, "Hi Eli,\nthe store is open on Sundays");
 }
+
+// DESIGN.md: the terminal talks to the server through `client` only; it imports neither `server`
+// nor `store` (the statistics it draws are `model::Stats`).
+#[test]
+fn the_terminal_imports_neither_server_nor_store() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui"), &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for part in ["crate::store", "crate::server", "helphive::store", "helphive::server"] {
+            assert!(!text.contains(part), "{} uses {part}", file.display());
+        }
+    }
+}
