@@ -289,12 +289,7 @@ fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Tick(now) => {
             app.shared.now = now;
             app.queue.on_tick(now);
-            let mut cmds = Vec::new();
-            if app.dashboard.stale && app.shared.online && app.view == View::Dashboard {
-                app.dashboard.stale = false;
-                cmds.push(Cmd::LoadStats);
-            }
-            cmds
+            app.dashboard.on_tick(app.view == View::Dashboard, app.shared.online).into_iter().collect()
         }
         Msg::Snapshot(page) => {
             app.queue.on_page(&page);
@@ -450,12 +445,9 @@ fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
 
 fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
     let mut cmds = Vec::new();
-    let me = app.shared.me.handle.clone();
     if e.kind == "question.viewing" {
-        if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone())
-            && actor != me
-        {
-            app.queue.viewers.insert(qid, (actor, e.at));
+        if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone()) {
+            app.queue.on_viewing(&app.shared, qid, actor, e.at);
         }
         return cmds;
     }
@@ -468,11 +460,7 @@ fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
     if e.kind == "question.offered" {
         if let (Some(qid), Some(to)) = (e.question_id, e.data["to"].as_str()) {
             let until = e.data["expires_at"].as_i64().unwrap_or(e.at + 30_000);
-            app.queue.offers.insert(qid, (to.to_string(), until));
-            if to == me {
-                let c = app.shared.keymap.describe(Action::Claim);
-                app.info(format!("#{qid} is offered to you: open it and press {c} to claim"));
-            }
+            app.queue.on_offered(&mut app.shared, qid, to, until);
         }
         return cmds;
     }
@@ -484,8 +472,8 @@ fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
             cmds.push(Cmd::LoadDetail(qid));
         }
         // Offered to you: a follow-up or transfer landed in your hands.
-        let to_me =
-            e.data["assigned_to"].as_str() == Some(me.as_str()) || e.data["to_agent"].as_str() == Some(me.as_str());
+        let me = Some(app.shared.me.handle.as_str());
+        let to_me = e.data["assigned_to"].as_str() == me || e.data["to_agent"].as_str() == me;
         if to_me {
             app.info(format!("#{qid} is now yours ({})", e.kind.trim_start_matches("question.")));
         }
@@ -553,8 +541,7 @@ fn on_global(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::ShowQueue => app.view = View::Queue,
         Action::ShowDashboard => {
             app.view = View::Dashboard;
-            app.dashboard.stale = false;
-            return vec![Cmd::LoadStats];
+            return vec![app.dashboard.show()];
         }
         Action::ShowApprovals => {
             if !app.is_reviewer() {

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
 use super::{Theme, duration};
 use crate::model::Stats;
 use crate::text;
+use crate::tui::app::Cmd;
 
 /// The dashboard's state: the statistics, and whether events have made them old.
 pub struct DashboardScreen {
@@ -59,6 +60,18 @@ fn render_tile(f: &mut Frame, area: Rect, tile: &Tile, two_lines: bool) {
 }
 
 impl DashboardScreen {
+    /// The dashboard comes into view: its statistics are loaded afresh.
+    pub fn show(&mut self) -> Cmd {
+        self.stale = false;
+        Cmd::LoadStats
+    }
+
+    /// The clock ticked: statistics made old by events are loaded again while the dashboard
+    /// shows and the server is there.
+    pub fn on_tick(&mut self, shown: bool, online: bool) -> Option<Cmd> {
+        (self.stale && online && shown).then(|| self.show())
+    }
+
     pub fn render(&self, f: &mut Frame, area: Rect, t: &Theme) {
         let Some(s) = &self.stats else {
             f.render_widget(

@@ -314,6 +314,23 @@ impl QueueScreen {
         self.offers.retain(|_, (_, until)| *until > now);
     }
 
+    /// Someone else looks at question `id` (shown beside it for two minutes).
+    pub fn on_viewing(&mut self, ctx: &Shared, id: i64, who: String, at: Millis) {
+        if who != ctx.me.handle {
+            self.viewers.insert(id, (who, at));
+        }
+    }
+
+    /// The router offers question `id` to `to` until `until`; an offer to me is said on the
+    /// flash line.
+    pub fn on_offered(&mut self, ctx: &mut Shared, id: i64, to: &str, until: Millis) {
+        self.offers.insert(id, (to.to_string(), until));
+        if to == ctx.me.handle {
+            let c = ctx.keymap.describe(Action::Claim);
+            ctx.info(format!("#{id} is offered to you: open it and press {c} to claim"));
+        }
+    }
+
     /// Asks for the selected question's thread for the preview if it is not loaded.
     pub fn preview_cmd(&mut self, ctx: &Shared) -> Option<Cmd> {
         self.prepare(ctx);
