@@ -881,3 +881,41 @@ fn the_terminal_imports_neither_server_nor_store() {
         }
     }
 }
+
+// STYLE.md item 7: what is in front takes the key before the screen behind it and the keys that
+// work everywhere: `q` typed into a picker, the editor or the search line is text, not "quit".
+#[test]
+fn the_popup_in_front_gets_the_key_first() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.help && !app.quit, "any key closes the help, and only that");
+
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "q");
+    assert_eq!(app.queue.search, "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.quit && app.queue.search.is_empty());
+
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('t'));
+    typed(&mut app, "q");
+    assert_eq!(app.composer.picker.as_ref().unwrap().query, "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.composer.picker.is_none());
+    assert_eq!(app.view, View::Conversation, "esc closed the picker, not the conversation");
+
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "q");
+    assert_eq!(app.composer.editor.as_ref().unwrap().text(), "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.composer.editor.is_none());
+    assert_eq!(app.view, View::Conversation);
+    assert!(!app.quit);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Queue);
+    assert!(app.conversation.detail.is_none());
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
