@@ -529,14 +529,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             // Tests only: a clock that stands still at HELPHIVE_TEST_CLOCK_MS, so that limits relative to
             // now which the OpenAPI document states as numbers (received_at's window) hold for a whole
             // fuzzing run (tests/fuzz.rs).
-            let clock: Arc<dyn helphive::clock::Clock> =
-                match std::env::var("HELPHIVE_TEST_CLOCK_MS").ok().and_then(|v| v.parse().ok()) {
-                    Some(t) => {
-                        tracing::warn!(at = t, "HELPHIVE_TEST_CLOCK_MS is set: the clock stands still (for tests only)");
-                        Arc::new(helphive::clock::ManualClock::new(t))
-                    }
-                    None => Arc::new(SystemClock),
-                };
+            let clock: Arc<dyn helphive::clock::Clock> = match std::env::var("HELPHIVE_TEST_CLOCK_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                Some(t) => {
+                    tracing::warn!(at = t, "HELPHIVE_TEST_CLOCK_MS is set: the clock stands still (for tests only)");
+                    Arc::new(helphive::clock::ManualClock::new(t))
+                }
+                None => Arc::new(SystemClock),
+            };
             let state = AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels);
             tracing::info!(config = %origin, "configuration loaded");
             // Bound before the API, so /metrics answers once the "listening" line is out.
