@@ -58,7 +58,7 @@ async fn new_app(client: &Client) -> App {
     let config = Config::builtin();
     let functions = config.functions.iter().map(|f| f.name.clone()).collect();
     let mut app = App::new(me, helphive::store::now_ms(), functions, config.client.templates, KeyMap::defaults(), None);
-    app.mono = true;
+    app.shared.mono = true;
     app
 }
 
@@ -83,11 +83,11 @@ async fn paged(client: &Client, term: &mut Terminal<TestBackend>) -> (Duration, 
         term.draw(|f| view::render(&app, f)).unwrap();
         first.get_or_insert(t.elapsed());
         ui += u.elapsed();
-        if app.complete {
+        if app.queue.complete {
             break;
         }
     }
-    (first.unwrap(), t.elapsed(), ui, app.order.len())
+    (first.unwrap(), t.elapsed(), ui, app.queue.order.len())
 }
 
 /// The start-up before: nothing drawn until every page was in.
@@ -106,7 +106,7 @@ async fn all_at_once(client: &Client, term: &mut Terminal<TestBackend>) -> (Dura
     }
     app.prepare();
     term.draw(|f| view::render(&app, f)).unwrap();
-    (t.elapsed(), app.order.len())
+    (t.elapsed(), app.queue.order.len())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::model::{Agent, AgentStatus, Event, Message, Question, QuestionDetail};
-use crate::store::{InboundOutcome, NewAgent, NewInbound, QueuePage, Stats};
+use crate::model::{Agent, AgentStatus, Event, Message, Question, QuestionDetail, Stats};
+use crate::store::{InboundOutcome, NewAgent, NewInbound, QueuePage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod stats;
+pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
 

@@ -41,9 +41,9 @@ fn typed(app: &mut App, s: &str) {
 
 /// Opens question `id` in the conversation view with its full thread.
 fn open(app: &mut App, id: i64) {
-    let q = app.questions[&id].clone();
+    let q = app.shared.questions[&id].clone();
     app.view = View::Conversation;
-    app.detail = None;
+    app.conversation.detail = None;
     update(app, Msg::Detail(detail(q)));
 }
 
@@ -122,31 +122,31 @@ fn offline_banner() {
 #[test]
 fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
     let mut app = app_with(30, agent("dana", Role::Agent));
-    let dues: Vec<i64> = app.order.iter().map(|id| app.questions[id].sla_due_at).collect();
+    let dues: Vec<i64> = app.queue.order.iter().map(|id| app.shared.questions[id].sla_due_at).collect();
     assert!(dues.windows(2).all(|w| w[0] <= w[1]), "earliest deadline first");
     key(&mut app, KeyCode::Char('f')); // my functions
     app.prepare();
-    assert_eq!(app.filter, Filter::MyFunctions);
-    assert!(app.order.iter().all(|id| app.questions[id].function == "billing"));
+    assert_eq!(app.queue.filter, Filter::MyFunctions);
+    assert!(app.queue.order.iter().all(|id| app.shared.questions[id].function == "billing"));
     key(&mut app, KeyCode::Char('f')); // mine
     app.prepare();
-    assert!(!app.order.is_empty());
-    assert!(app.order.iter().all(|id| app.questions[id].holder.as_deref() == Some("dana")));
+    assert!(!app.queue.order.is_empty());
+    assert!(app.queue.order.iter().all(|id| app.shared.questions[id].holder.as_deref() == Some("dana")));
     key(&mut app, KeyCode::Char('f')); // unclaimed
     key(&mut app, KeyCode::Char('f')); // breaching
     app.prepare();
-    assert_eq!(app.filter, Filter::Breaching);
-    assert!(app.order.iter().all(|id| app.questions[id].sla_due_at < NOW));
+    assert_eq!(app.queue.filter, Filter::Breaching);
+    assert!(app.queue.order.iter().all(|id| app.shared.questions[id].sla_due_at < NOW));
     // Held posts (possible spam) show under their own filter only.
     let mut held = question(99);
     held.state = helphive::model::QuestionState::Held;
     held.held_reason = Some("flood: 6 posts in 60 s".into());
-    app.questions.insert(held.id, held.clone());
+    app.shared.questions.insert(held.id, held.clone());
     app.touch();
     key(&mut app, KeyCode::Char('f'));
     app.prepare();
-    assert_eq!(app.filter, Filter::Held);
-    assert_eq!(app.order, vec![held.id]);
+    assert_eq!(app.queue.filter, Filter::Held);
+    assert_eq!(app.queue.order, vec![held.id]);
     assert_eq!(
         update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT))),
         vec![],
@@ -158,21 +158,21 @@ fn queue_is_sorted_by_urgency_and_filters_narrow_it() {
     typed(&mut app, "kowal");
     key(&mut app, KeyCode::Enter);
     app.prepare();
-    assert!(!app.order.is_empty());
-    assert!(app.order.iter().all(|id| app.questions[id].customer.name == "Ben Kowalski"));
+    assert!(!app.queue.order.is_empty());
+    assert!(app.queue.order.iter().all(|id| app.shared.questions[id].customer.name == "Ben Kowalski"));
     key(&mut app, KeyCode::Esc);
     app.prepare();
-    assert_eq!(app.order.len(), 30);
+    assert_eq!(app.queue.order.len(), 30);
 }
 
 #[test]
 fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
     let mut app = app_with(200, agent("dana", Role::Agent));
-    app.selected = 50;
-    let watched = app.order[50];
+    app.queue.selected = 50;
+    let watched = app.queue.order[50];
     // A stream of changes: deadlines move, questions get answered, new ones arrive.
     for i in 0..300i64 {
-        let mut q = app.questions[&((i * 37) % 200 + 1)].clone();
+        let mut q = app.shared.questions[&((i * 37) % 200 + 1)].clone();
         q.updated_at = NOW + i;
         match i % 3 {
             0 => q.sla_due_at = NOW + (i * 7919) % 3_600_000 - 1_800_000,
@@ -194,12 +194,12 @@ fn live_changes_keep_the_queue_sorted_and_the_cursor_on_its_question() {
             data: serde_json::json!({ "question": q }),
         };
         update(&mut app, Msg::Event(ev));
-        assert_eq!(app.order[app.selected], watched, "the cursor stays on its question");
+        assert_eq!(app.queue.order[app.queue.selected], watched, "the cursor stays on its question");
     }
-    let incremental = app.order.clone();
+    let incremental = app.queue.order.clone();
     app.touch();
     app.prepare();
-    assert_eq!(incremental, app.order, "the same order as a full sort");
+    assert_eq!(incremental, app.queue.order, "the same order as a full sort");
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn a_terminal_without_a_position_reloads_on_reconnect() {
     assert!(update(&mut app, Msg::Connected).contains(&Cmd::LoadSnapshot));
     update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![question(1), question(2)], None)));
     app.prepare();
-    assert_eq!(app.order.len(), 2);
+    assert_eq!(app.queue.order.len(), 2);
     // Once an event has come, the stream knows where it was.
     let mut q = question(3);
     q.updated_at = NOW;
@@ -276,7 +276,7 @@ fn the_queue_is_usable_from_its_first_page() {
         helphive::tui::keymap::KeyMap::defaults(),
         None,
     );
-    app.mono = true;
+    app.shared.mono = true;
     assert_eq!(update(&mut app, Msg::Connected), vec![Cmd::LoadSnapshot]);
     let first: Vec<_> = (0..500).map(question).collect();
     update(
@@ -295,10 +295,10 @@ fn the_queue_is_usable_from_its_first_page() {
         assert_eq!(app.selected_question().unwrap().id, watched, "the cursor stays on its question");
     }
     assert_eq!(app.position, Some(40));
-    let merged = app.order.clone();
+    let merged = app.queue.order.clone();
     app.touch();
     app.prepare();
-    assert_eq!(merged, app.order, "pages merged in give the order a full sort gives");
+    assert_eq!(merged, app.queue.order, "pages merged in give the order a full sort gives");
     let s = screen(&mut app);
     assert!(s.contains("1200 questions ─"), "{s}");
     assert!(!s.contains("loading"), "{s}");
@@ -307,11 +307,11 @@ fn the_queue_is_usable_from_its_first_page() {
 #[test]
 fn keys_turn_into_backend_commands() {
     let mut app = app_with(5, agent("dana", Role::Agent));
-    let first = app.order[0];
+    let first = app.queue.order[0];
     assert_eq!(key(&mut app, KeyCode::Char('c')), vec![Cmd::Claim(first)]);
     assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Cmd::Next]);
     key(&mut app, KeyCode::Char('j'));
-    let second = app.order[1];
+    let second = app.queue.order[1];
     let cmds = key(&mut app, KeyCode::Enter);
     assert_eq!(cmds, vec![Cmd::LoadDetail(second), Cmd::MarkViewing(second)]);
     assert_eq!(app.view, View::Conversation);
@@ -328,27 +328,27 @@ fn replying_needs_the_claim_and_respects_the_channel_limit() {
     let mut app = app_with(12, agent("dana", Role::Agent));
     open(&mut app, 1); // nobody holds #1
     assert!(key(&mut app, KeyCode::Char('r')).is_empty());
-    assert!(app.composer.is_none());
-    assert!(app.flash.as_ref().unwrap().0.contains("claim #1 first (c)"));
+    assert!(app.composer.editor.is_none());
+    assert!(app.shared.flash.as_ref().unwrap().0.contains("claim #1 first (c)"));
 
     open(&mut app, 2); // #2: held by dana, on bluesky (300 graphemes)
-    assert_eq!(app.detail.as_ref().unwrap().question.channel, "bluesky");
+    assert_eq!(app.conversation.detail.as_ref().unwrap().question.channel, "bluesky");
     key(&mut app, KeyCode::Char('r'));
     typed(&mut app, &"é".repeat(290));
     // 290 + newline + signature (20) is over 300: refused before sending.
     assert!(ctrl(&mut app, 's').is_empty());
-    let (msg, _) = app.flash.clone().unwrap();
+    let (msg, _) = app.shared.flash.clone().unwrap();
     assert!(msg.starts_with("not sent: 311 of 300 for bluesky (11 over)"), "{msg}");
     // The server's connector knows better (an instance's own limit, the @mention in front):
     // the composer counts as it says.
-    app.channel_limits.insert(
+    app.shared.channel_limits.insert(
         "bluesky".into(),
         (helphive::text::Limit { max: 320, counting: helphive::text::Counting::Graphemes }, true),
     );
     let (n, max) = app.reply_length(2, "bluesky", &"é".repeat(10)).unwrap();
     assert_eq!((n, max), (10 + "@ben_k ".chars().count(), 320));
-    app.channel_limits.clear();
-    assert!(app.composer.is_some(), "the text stays for editing");
+    app.shared.channel_limits.clear();
+    assert!(app.composer.editor.is_some(), "the text stays for editing");
     for _ in 0..20 {
         update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
     }
@@ -356,7 +356,7 @@ fn replying_needs_the_claim_and_respects_the_channel_limit() {
     let Cmd::Reply(p) = &cmds[0] else { panic!("{cmds:?}") };
     assert_eq!(p.question_id, 2);
     assert!(p.body.ends_with("\n— Dana, billing team"));
-    assert!(app.composer.is_none());
+    assert!(app.composer.editor.is_none());
 }
 
 #[test]
@@ -365,12 +365,12 @@ fn an_offline_reply_is_queued_and_sent_once_on_reconnect() {
     open(&mut app, 2);
     update(&mut app, Msg::Disconnected("connection refused".into()));
     assert!(key(&mut app, KeyCode::Char('c')).is_empty(), "claims need the server");
-    assert!(app.flash.as_ref().unwrap().0.starts_with("offline: cannot claim"));
+    assert!(app.shared.flash.as_ref().unwrap().0.starts_with("offline: cannot claim"));
     key(&mut app, KeyCode::Char('r'));
     typed(&mut app, "Refund done");
     assert!(ctrl(&mut app, 's').is_empty(), "nothing goes out while offline");
-    assert_eq!(app.pending.len(), 1);
-    let key_used = app.pending[0].key.clone();
+    assert_eq!(app.shared.pending.len(), 1);
+    let key_used = app.shared.pending[0].key.clone();
     let cmds = update(&mut app, Msg::Connected);
     let replies: Vec<_> =
         cmds.iter().filter_map(|c| if let Cmd::Reply(p) = c { Some(p.clone()) } else { None }).collect();
@@ -394,7 +394,7 @@ fn an_offline_reply_is_queued_and_sent_once_on_reconnect() {
         error: None,
     };
     update(&mut app, Msg::ReplyAcked { key: key_used, message: m });
-    assert!(app.pending.is_empty());
+    assert!(app.shared.pending.is_empty());
     update(&mut app, Msg::Disconnected("x".into()));
     assert!(!update(&mut app, Msg::Connected).iter().any(|c| matches!(c, Cmd::Reply(_))));
 }
@@ -404,19 +404,19 @@ fn drafts_are_saved_as_you_type_and_restored() {
     let dir = tempfile::tempdir().unwrap();
     let drafts = Drafts::new(dir.path(), "http://s", "dana").unwrap();
     let mut app = app_with(12, agent("dana", Role::Agent));
-    app.drafts = Some(drafts.clone());
+    app.shared.drafts = Some(drafts.clone());
     open(&mut app, 2);
     key(&mut app, KeyCode::Char('r'));
     typed(&mut app, "Half a thought");
     assert_eq!(drafts.load(2, "reply").as_deref(), Some("Half a thought"));
     key(&mut app, KeyCode::Esc);
-    assert!(app.composer.is_none());
+    assert!(app.composer.editor.is_none());
     // A new session (after a crash, say) finds it.
     let mut again = app_with(12, agent("dana", Role::Agent));
-    again.drafts = Some(Drafts::new(dir.path(), "http://s", "dana").unwrap());
+    again.shared.drafts = Some(Drafts::new(dir.path(), "http://s", "dana").unwrap());
     open(&mut again, 2);
     key(&mut again, KeyCode::Char('r'));
-    assert_eq!(again.composer.as_ref().unwrap().text(), "Half a thought");
+    assert_eq!(again.composer.editor.as_ref().unwrap().text(), "Half a thought");
 }
 
 #[test]
@@ -426,9 +426,9 @@ fn templates_are_found_fuzzily_and_filled_in() {
     key(&mut app, KeyCode::Char('r'));
     ctrl(&mut app, 't');
     typed(&mut app, "rfnd");
-    assert_eq!(app.picker.as_ref().unwrap().matches()[0].0, "Refund on its way");
+    assert_eq!(app.composer.picker.as_ref().unwrap().matches()[0].0, "Refund on its way");
     key(&mut app, KeyCode::Enter);
-    let text = app.composer.as_ref().unwrap().text();
+    let text = app.composer.editor.as_ref().unwrap().text();
     assert!(text.starts_with("Hi Ben Kowalski, your refund has been issued"), "{text}");
 }
 
@@ -485,7 +485,7 @@ fn live_events_update_the_queue_and_show_who_is_looking() {
         }),
     );
     app.prepare();
-    assert!(app.order.contains(&100));
+    assert!(app.queue.order.contains(&100));
     update(
         &mut app,
         Msg::Event(Event {
@@ -511,17 +511,17 @@ fn live_events_update_the_queue_and_show_who_is_looking() {
             data: serde_json::json!({ "question": question(0), "to": "dana", "expires_at": NOW + 30_000 }),
         }),
     );
-    assert!(app.flash.as_ref().unwrap().0.starts_with("#1 is offered to you"));
+    assert!(app.shared.flash.as_ref().unwrap().0.starts_with("#1 is offered to you"));
     let s = screen(&mut app);
     assert!(s.contains("→ offered you"), "{s}");
     update(&mut app, Msg::Tick(NOW + 31_000));
-    assert!(app.offers.is_empty(), "the offer lapsed");
+    assert!(app.queue.offers.is_empty(), "the offer lapsed");
     // An older copy does not overwrite a newer one.
     let mut stale = q.clone();
     stale.updated_at = NOW - 1000;
     stale.text = "stale".into();
     update(&mut app, Msg::Snapshot(SnapshotPage::whole(vec![stale], Some(3))));
-    assert_ne!(app.questions[&100].text, "stale");
+    assert_ne!(app.shared.questions[&100].text, "stale");
 }
 
 #[test]
@@ -529,11 +529,11 @@ fn help_and_footer_come_from_the_keymap() {
     let mut overrides = std::collections::BTreeMap::new();
     overrides.insert("claim".to_string(), helphive::config::KeyList::One("C".into()));
     let mut app = app_with(3, agent("dana", Role::Agent));
-    app.keymap = helphive::tui::keymap::KeyMap::new(&overrides).unwrap();
+    app.shared.keymap = helphive::tui::keymap::KeyMap::new(&overrides).unwrap();
     assert!(view::footer_text(&app).contains("C claim"));
     assert!(view::help_lines(&app).iter().any(|l| l.trim_start().starts_with("C ") && l.ends_with("claim")));
     assert_eq!(key(&mut app, KeyCode::Char('c')), vec![]);
-    let first = app.order[0];
+    let first = app.queue.order[0];
     assert_eq!(
         update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT))),
         vec![Cmd::Claim(first)]
@@ -552,7 +552,7 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
     q.text = EVIL.into();
     q.customer.name = EVIL.into();
     q.customer.handle = EVIL.into();
-    app.questions.insert(q.id, q.clone());
+    app.shared.questions.insert(q.id, q.clone());
     app.touch();
     let mut d = detail(q.clone());
     for m in &mut d.messages {
@@ -577,7 +577,7 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
         Box::new(move |a: &mut App| {
             a.view = View::Conversation;
             update(a, Msg::Detail(dd.clone()));
-            let mut m = a.detail.as_ref().unwrap().question.clone();
+            let mut m = a.conversation.detail.as_ref().unwrap().question.clone();
             m.holder = Some("maya".into());
             update(a, Msg::Detail(helphive::model::QuestionDetail { question: m, ..dd.clone() }));
             key(a, KeyCode::Char('r'));
@@ -611,7 +611,7 @@ fn hostile_text_never_reaches_the_terminal_as_control_sequences() {
     ));
     for (name, setup) in views {
         let mut a = app_with(0, agent("maya", Role::Mentor));
-        a.questions.insert(q.id, q.clone());
+        a.shared.questions.insert(q.id, q.clone());
         a.touch();
         setup(&mut a);
         let t = draw(&mut a, 100, 30);
@@ -681,16 +681,16 @@ fn queue_140_wide() {
 fn queue_200_wide_with_preview() {
     let mut app = app_with(12, agent("dana", Role::Agent));
     let cmds = update(&mut app, Msg::Resize(200, 40));
-    let first = app.order[0];
+    let first = app.queue.order[0];
     assert_eq!(cmds, vec![Cmd::LoadPreview(first)]);
-    let d = detail(app.questions[&first].clone());
+    let d = detail(app.shared.questions[&first].clone());
     update(&mut app, Msg::Preview(d));
     let s = screen_at(&mut app, 200, 40);
     insta::assert_snapshot!(s);
     assert!(s.contains("Preview"), "{s}");
     assert!(s.contains("internal note by @lee"), "the thread shows:\n{s}");
     // Moving the cursor asks for the next question's thread; a narrow terminal asks for none.
-    let next = app.order[1];
+    let next = app.queue.order[1];
     assert_eq!(key(&mut app, KeyCode::Char('j')), vec![Cmd::LoadPreview(next)]);
     update(&mut app, Msg::Resize(120, 40));
     assert_eq!(key(&mut app, KeyCode::Char('j')), vec![]);
@@ -729,9 +729,9 @@ fn approvals_80x24() {
 #[test]
 fn conversation_with_a_long_handle_140_wide() {
     let mut app = app_with(12, agent("dana", Role::Agent));
-    let mut q = app.questions[&2].clone();
+    let mut q = app.shared.questions[&2].clone();
     q.customer.handle = "h".repeat(256);
-    app.questions.insert(q.id, q.clone());
+    app.shared.questions.insert(q.id, q.clone());
     app.view = View::Conversation;
     let mut d = detail(q);
     for m in d.messages.iter_mut().filter(|m| m.kind == MessageKind::Inbound) {
@@ -757,7 +757,7 @@ fn composer_wraps_a_long_template_80x24() {
     ctrl(&mut app, 't');
     typed(&mut app, "looking");
     key(&mut app, KeyCode::Enter);
-    let text = app.composer.as_ref().unwrap().text();
+    let text = app.composer.editor.as_ref().unwrap().text();
     assert!(!text.contains('\n') && text.len() > 100, "one long line: {text}");
     let s = screen_at(&mut app, 80, 24);
     insta::assert_snapshot!(s);
@@ -770,16 +770,16 @@ fn composer_wraps_a_long_template_80x24() {
 #[test]
 fn templates_fill_the_name_without_control_characters() {
     let mut app = app_with(12, agent("dana", Role::Agent));
-    let mut q = app.questions[&2].clone();
+    let mut q = app.shared.questions[&2].clone();
     q.customer.name = "Ann \x1b[31mLee\x1b[0m\u{202E}".into();
-    app.questions.insert(q.id, q.clone());
+    app.shared.questions.insert(q.id, q.clone());
     app.view = View::Conversation;
     update(&mut app, Msg::Detail(detail(q)));
     key(&mut app, KeyCode::Char('r'));
     ctrl(&mut app, 't');
     typed(&mut app, "rfnd");
     key(&mut app, KeyCode::Enter);
-    let text = app.composer.as_ref().unwrap().text();
+    let text = app.composer.editor.as_ref().unwrap().text();
     assert!(text.starts_with("Hi Ann Lee, your refund"), "{text}");
     assert!(!text.chars().any(|c| c.is_control() || c == '\u{241B}' || c == '\u{FFFD}'), "{text:?}");
 }
@@ -789,14 +789,14 @@ fn templates_fill_the_name_without_control_characters() {
 fn next_best_opens_what_it_claimed() {
     let mut app = app_with(12, agent("dana", Role::Agent));
     assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Cmd::Next]);
-    let mut q = app.questions[&5].clone();
+    let mut q = app.shared.questions[&5].clone();
     q.holder = Some("dana".into());
     q.updated_at = NOW;
     let cmds = update(&mut app, Msg::NextClaimed(Some(q)));
     assert_eq!(cmds, vec![Cmd::LoadDetail(5)]);
     assert_eq!(app.view, View::Conversation);
-    assert_eq!(app.detail.as_ref().unwrap().question.id, 5);
-    assert!(app.flash.as_ref().unwrap().0.starts_with("#5 is yours"));
+    assert_eq!(app.conversation.detail.as_ref().unwrap().question.id, 5);
+    assert!(app.shared.flash.as_ref().unwrap().0.starts_with("#5 is yours"));
     // Nothing to take: stay where you are.
     app.view = View::Queue;
     assert_eq!(update(&mut app, Msg::NextClaimed(None)), vec![]);
@@ -810,7 +810,7 @@ fn hostile_text_in_the_preview_pane_is_neutralised() {
     q.text = EVIL.into();
     q.customer.name = EVIL.into();
     q.customer.handle = EVIL.into();
-    app.questions.insert(q.id, q.clone());
+    app.shared.questions.insert(q.id, q.clone());
     app.touch();
     assert_eq!(update(&mut app, Msg::Resize(200, 30)), vec![Cmd::LoadPreview(q.id)]);
     let mut d = detail(q);
@@ -853,6 +853,88 @@ fn a_mentor_edits_the_plain_reply_not_its_display_form() {
     };
     update(&mut app, Msg::Approvals(vec![(m, q)]));
     key(&mut app, KeyCode::Char('e'));
-    let text = app.composer.as_ref().expect("the edit composer opens").text();
+    let text = app.composer.editor.as_ref().expect("the edit composer opens").text();
     assert_eq!(text, "Hi Eli,\nthe store is open on Sundays");
+}
+
+// DESIGN.md: the terminal talks to the server through `client` only; it imports neither `server`
+// nor `store` (the statistics it draws are `model::Stats`).
+#[test]
+fn the_terminal_imports_neither_server_nor_store() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui"), &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for part in ["crate::store", "crate::server", "helphive::store", "helphive::server"] {
+            assert!(!text.contains(part), "{} uses {part}", file.display());
+        }
+    }
+}
+
+// STYLE.md item 7: what is in front takes the key before the screen behind it and the keys that
+// work everywhere: `q` typed into a picker, the editor or the search line is text, not "quit".
+#[test]
+fn the_popup_in_front_gets_the_key_first() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.help && !app.quit, "any key closes the help, and only that");
+
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "q");
+    assert_eq!(app.queue.search, "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.quit && app.queue.search.is_empty());
+
+    open(&mut app, 2);
+    key(&mut app, KeyCode::Char('t'));
+    typed(&mut app, "q");
+    assert_eq!(app.composer.picker.as_ref().unwrap().query, "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.composer.picker.is_none());
+    assert_eq!(app.view, View::Conversation, "esc closed the picker, not the conversation");
+
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "q");
+    assert_eq!(app.composer.editor.as_ref().unwrap().text(), "q");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.composer.editor.is_none());
+    assert_eq!(app.view, View::Conversation);
+    assert!(!app.quit);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Queue);
+    assert!(app.conversation.detail.is_none());
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
+
+// Issue 11, item 4: a question the topic model was unsure of says so, with its two best guesses,
+// where an agent decides whether to correct the topic.
+#[test]
+fn an_unsure_question_shows_the_models_two_guesses() {
+    let mut app = app_with(12, agent("dana", Role::Agent));
+    let mut q = app.shared.questions[&2].clone();
+    q.topic = "general".into();
+    q.matched_rule = None;
+    q.unsure = true;
+    q.guesses = vec![("billing".into(), 0.46), ("delivery\u{1b}[31m".into(), 0.31)];
+    app.shared.questions.insert(q.id, q.clone());
+    app.view = View::Conversation;
+    update(&mut app, Msg::Detail(detail(q)));
+    let s = screen_at(&mut app, 140, 30);
+    let line = rows(&s).into_iter().find(|r| r.contains("unsure:")).unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("unsure: billing 46% / delivery"), "{line}");
+    assert!(!s.contains('\u{1b}'), "a guess is text from the network's side of the model: neutralised");
 }

@@ -281,7 +281,7 @@ impl Scenario {
         if [self.slowdown_secondary, self.slowdown_function, self.slowdown_other].iter().any(|s| *s <= 0.0) {
             return fail("slowdowns must be positive");
         }
-        if !(self.handoff_minutes >= 0.0) {
+        if self.handoff_minutes.is_nan() || self.handoff_minutes < 0.0 {
             return fail("handoff_minutes must not be negative");
         }
         if self.capacity.0 == 0 || self.capacity.0 > self.capacity.1 {

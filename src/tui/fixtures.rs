@@ -6,7 +6,7 @@ use crate::model::{
     Agent, AgentStatus, Customer, Message, MessageKind, Question, QuestionDetail, QuestionState, ReplyStatus, Role,
     Skill,
 };
-use crate::store::{AgentStats, FunctionStats, Stats};
+use crate::model::{AgentStats, FunctionStats, Percentiles, Stats};
 
 use super::app::App;
 use super::keymap::KeyMap;
@@ -99,15 +99,15 @@ pub fn app_with(n: i64, me: Agent) -> App {
     let config = Config::builtin();
     let functions = config.functions.iter().map(|f| f.name.clone()).collect();
     let mut app = App::new(me, NOW, functions, config.client.templates.clone(), KeyMap::defaults(), None);
-    app.loaded = true;
-    app.complete = true;
+    app.queue.loaded = true;
+    app.queue.complete = true;
     app.position = Some(0);
-    app.topics = config.topics.iter().map(|t| t.name.clone()).collect();
+    app.shared.topics = config.topics.iter().map(|t| t.name.clone()).collect();
     for i in 0..n {
         let q = question(i);
-        app.questions.insert(q.id, q);
+        app.shared.questions.insert(q.id, q);
     }
-    app.mono = true;
+    app.shared.mono = true;
     app.touch();
     app.prepare();
     app
@@ -168,16 +168,8 @@ pub fn stats() -> Stats {
         breaching: 4,
         held: 0,
         oldest_waiting_ms: Some(48 * MIN),
-        first_response_last_hour: crate::store::Percentiles {
-            count: 31,
-            median_ms: Some(6 * MIN),
-            p90_ms: Some(19 * MIN),
-        },
-        first_response_today: crate::store::Percentiles {
-            count: 240,
-            median_ms: Some(7 * MIN),
-            p90_ms: Some(22 * MIN),
-        },
+        first_response_last_hour: Percentiles { count: 31, median_ms: Some(6 * MIN), p90_ms: Some(19 * MIN) },
+        first_response_today: Percentiles { count: 240, median_ms: Some(7 * MIN), p90_ms: Some(22 * MIN) },
         sla_met_today: 212,
         sla_missed_today: 28,
         sla_attainment_pct_today: Some(88.3),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod drafts;
 pub mod fixtures;
 pub mod keymap;
+pub mod screens;
 pub mod view;
 
 use std::time::Duration;
@@ -103,9 +104,9 @@ pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> R
     };
     let drafts = crate::config::data_dir().and_then(|d| Drafts::new(&d, client.base_url(), &me.handle).ok());
     let mut app = App::new(me, opts.clock.now(), functions, config.client.templates.clone(), keymap, drafts);
-    app.topics = topics;
-    app.channel_limits = limits;
-    app.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.shared.topics = topics;
+    app.shared.channel_limits = limits;
+    app.shared.mono = config.client.theme == Theme::Mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.view = if opts.view == View::Approvals && !app.is_reviewer() { View::Queue } else { opts.view };
     Ok(app)
 }
@@ -212,11 +213,11 @@ pub async fn run(client: Client, config: &Config, opts: TuiOptions) -> Result<()
     };
     ratatui::restore();
     events_task.abort();
-    if !app.pending.is_empty() {
+    if !app.shared.pending.is_empty() {
         eprintln!(
             "helphive: {} repl{} not acknowledged by the server; the drafts are kept and go out when you reopen the question",
-            app.pending.len(),
-            if app.pending.len() == 1 { "y was" } else { "ies were" }
+            app.shared.pending.len(),
+            if app.shared.pending.len() == 1 { "y was" } else { "ies were" }
         );
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), client.set_status(AgentStatus::Offline)).await;
@@ -349,7 +350,7 @@ fn done(r: Result<Question, ClientError>, ok: String, what: String) -> Msg {
 }
 
 /// The statistics as plain text, for `helphive stats` without `--json`.
-pub fn stats_text(s: &crate::store::Stats) -> String {
+pub fn stats_text(s: &crate::model::Stats) -> String {
     use std::fmt::Write;
     let ms = |v: Option<i64>| v.map(view::duration).unwrap_or_else(|| "-".into());
     let mut out = String::new();
