@@ -1,9 +1,9 @@
 //! helphive: a shared help desk for social customer care, in the terminal.
 //!
 //! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
-//! `store` (SQLite persistence), `server` (HTTP API and live events), `channels` (social network
-//! connectors and the outbox worker), `client` (the async client the terminal uses), `config`,
-//! and `bench` (the API against the raw store).
+//! `lifecycle` (pure rules of a question's life), `store` (SQLite persistence), `server` (HTTP API
+//! and live events), `channels` (social network connectors and the outbox worker), `client` (the
+//! async client the terminal uses), `config`, and `bench` (the API against the raw store).
 
 pub mod bench;
 pub mod channels;
@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod lifecycle;
 pub mod model;
 pub mod routing;
 pub mod server;
