@@ -9,15 +9,13 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use super::agents::load_agent_where;
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
+use crate::lifecycle::{self, Change, Patch};
+pub use crate::lifecycle::{MAX_BODY_CHARS, SpamRules};
 use crate::model::{
-    Agent, AgentStatus, Customer, Message, MessageKind, Millis, Question, QuestionDetail, QuestionState, ReplyStatus,
-    Role, event_kind, is_identifier,
+    Agent, Customer, Message, MessageKind, Millis, Question, QuestionDetail, QuestionState, ReplyStatus, Role,
+    event_kind, is_identifier,
 };
 use crate::routing::Classification;
-
-/// Longest message body the store accepts. Channel limits are far lower and are enforced where
-/// the channel is known (composer, outbox); this only keeps one request from filling the disk.
-pub const MAX_BODY_CHARS: usize = 10_000;
 
 const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
      FROM questions q LEFT JOIN agents h ON h.id = q.holder_id LEFT JOIN agents b ON b.id = q.answered_by_id";
@@ -51,18 +49,6 @@ pub struct IngestOptions {
     pub visibility: Option<String>,
     /// Hold posts that look like spam; `None` (webhooks) takes everything into the queue.
     pub spam: Option<SpamRules>,
-}
-
-/// When a post is held back from the queue.
-#[derive(Debug, Clone, Default)]
-pub struct SpamRules {
-    /// The author is on the blocked list (decided by the caller, from the configuration).
-    pub blocked: bool,
-    /// This many posts from one account within `flood_window_ms` make the next one a flood.
-    pub flood_max: u32,
-    pub flood_window_ms: i64,
-    /// The same text from the same account within this window is a duplicate.
-    pub duplicate_window_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,25 +195,90 @@ async fn event_for(
     tx.event(kind, Some(q.id), actor, data).await
 }
 
-/// Puts a question back in the shared queue (release, expiry, a disabled holder).
-pub(super) async fn return_to_queue(
-    tx: &mut WriteTx,
-    qid: i64,
-    kind: &str,
-    actor: Option<&str>,
-    reason: &str,
-) -> Result<Question> {
-    let now = tx.now;
-    let previous = must_load(tx.conn(), qid).await?.holder;
-    sqlx::query(
-        "UPDATE questions SET state = 'open', holder_id = NULL, lease_until = NULL, claimed_at = NULL, \
-         updated_at = ? WHERE id = ?",
-    )
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    question_event(tx, kind, qid, actor, serde_json::json!({ "reason": reason, "previous_holder": previous })).await
+/// Question `qid` with its response target (`sla_ms`), which the model does not carry.
+pub(super) async fn must_load_with_sla(conn: &mut SqliteConnection, qid: i64) -> Result<(Question, i64)> {
+    let sql = format!("{QUESTION_SELECT} WHERE q.id = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(qid)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
+    Ok((question_from_row(&row)?, row.try_get("sla_ms")?))
+}
+
+/// Records one life-cycle change inside `tx`: the fields it writes, then its event carrying the
+/// question as it is now. Returns that question.
+pub(super) async fn apply(tx: &mut WriteTx, qid: i64, change: Change) -> Result<Question> {
+    write_patch(tx.conn(), qid, &change.patch).await?;
+    question_event(tx, change.event, qid, change.actor.as_deref(), change.extra).await
+}
+
+/// Writes the fields `patch` sets, and only those.
+async fn write_patch(conn: &mut SqliteConnection, qid: i64, patch: &Patch) -> Result<()> {
+    let mut sets: Vec<&str> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut set = |column: &'static str, value: Bind| {
+        sets.push(column);
+        binds.push(value);
+    };
+    if let Some(v) = patch.state {
+        set("state = ?", Bind::Text(v.as_str().to_string()));
+    }
+    if let Some(v) = patch.holder_id {
+        set("holder_id = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.lease_until {
+        set("lease_until = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.claimed_at {
+        set("claimed_at = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.resolved_at {
+        set("resolved_at = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.awaiting_since {
+        set("awaiting_since = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.sla_due_at {
+        set("sla_due_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = &patch.function {
+        set("function = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = patch.answered_by_id {
+        set("answered_by_id = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.first_response_at {
+        set("first_response_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.inbound_count {
+        set("inbound_count = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.last_inbound_at {
+        set("last_inbound_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.updated_at {
+        set("updated_at = ?", Bind::Int(v));
+    }
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("UPDATE questions SET {} WHERE id = ?", sets.join(", "));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in &binds {
+        query = b.bind(query);
+    }
+    query.bind(qid).execute(conn).await?;
+    Ok(())
+}
+
+/// An event's fields: the message first, then the rule's.
+fn with_message(m: &Message, extra: serde_json::Value) -> serde_json::Value {
+    let mut data = serde_json::json!({ "message": m });
+    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    data
 }
 
 /// How many questions an agent holds (claimed, or waiting for approval of their reply).
@@ -241,127 +292,19 @@ async fn holding(conn: &mut SqliteConnection, agent_id: i64) -> Result<i64> {
     .try_get("n")?)
 }
 
-fn ago(now: Millis, then: Option<Millis>) -> String {
-    let secs = ((now - then.unwrap_or(now)).max(0) / 1000) as u64;
-    match secs {
-        0..=59 => format!("{secs} s ago"),
-        60..=3599 => format!("{} min ago", secs / 60),
-        _ => format!("{} h ago", secs / 3600),
+/// The claim itself, shared by `claim` and `claim_first`, for an agent who holds `held`
+/// questions. The caller holds the write transaction, so no second claim can interleave:
+/// exactly one of any number of racing callers wins.
+async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, held: i64, lease_ms: i64) -> Result<Question> {
+    let mut out = q.clone();
+    for change in lifecycle::claim(q, agent, held, lease_ms, tx.now)? {
+        out = apply(tx, q.id, change).await?;
     }
+    Ok(out)
 }
 
-/// The claim itself, shared by `claim` and `next`. The caller holds the write transaction, so no
-/// second claim can interleave: exactly one of any number of racing callers wins.
-async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i64) -> Result<Question> {
-    let now = tx.now;
-    match q.state {
-        QuestionState::Resolved => {
-            return Err(Error::conflict("resolved", format!("question #{} is resolved; reopen it first", q.id)));
-        }
-        QuestionState::AwaitingApproval if q.holder.as_deref() != Some(agent.handle.as_str()) => {
-            return Err(Error::conflict(
-                "already_claimed",
-                format!(
-                    "question #{} is held by @{} while a mentor reviews their reply",
-                    q.id,
-                    q.holder.as_deref().unwrap_or("?")
-                ),
-            ));
-        }
-        QuestionState::AwaitingApproval => {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("your reply to #{} is waiting for a mentor", q.id),
-            ));
-        }
-        QuestionState::Claimed => {
-            let holder = q.holder.as_deref().unwrap_or("?");
-            if holder == agent.handle {
-                // Claiming what you already hold renews the lease.
-                return renew_in_tx(tx, q.id, agent, lease_ms).await;
-            }
-            if q.lease_until.is_some_and(|t| t > now) {
-                return Err(Error::conflict(
-                    "already_claimed",
-                    format!("already claimed by @{holder} {}", ago(now, q.claimed_at)),
-                ));
-            }
-            // The lease ran out and the expiry job has not run yet: return it first, so the
-            // event stream tells the whole story.
-            return_to_queue(tx, q.id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
-        }
-        QuestionState::Held => {
-            return Err(Error::conflict(
-                "held",
-                format!("question #{} is held as possible spam; a lead can let it into the queue first", q.id),
-            ));
-        }
-        QuestionState::Open => {}
-    }
-    let held = holding(tx.conn(), agent.id).await?;
-    if held >= agent.capacity as i64 {
-        return Err(Error::conflict(
-            "at_capacity",
-            format!(
-                "you already hold {held} question{} (your capacity is {}); resolve or release one first",
-                if held == 1 { "" } else { "s" },
-                agent.capacity
-            ),
-        ));
-    }
-    sqlx::query(
-        "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, updated_at = ? \
-         WHERE id = ?",
-    )
-    .bind(agent.id)
-    .bind(now.saturating_add(lease_ms))
-    .bind(now)
-    .bind(now)
-    .bind(q.id)
-    .execute(tx.conn())
-    .await?;
-    question_event(tx, event_kind::QUESTION_CLAIMED, q.id, Some(&agent.handle), serde_json::json!({})).await
-}
-
-async fn renew_in_tx(tx: &mut WriteTx, qid: i64, agent: &Agent, lease_ms: i64) -> Result<Question> {
-    let now = tx.now;
-    sqlx::query("UPDATE questions SET lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now.saturating_add(lease_ms))
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-    question_event(tx, event_kind::QUESTION_RENEWED, qid, Some(&agent.handle), serde_json::json!({})).await
-}
-
-/// Checks that `agent` holds `q` (or, where `leads_may` is set, is a lead or admin).
-fn require_holder(q: &Question, agent: &Agent, leads_may: bool, action: &str) -> Result<()> {
-    if q.holder.as_deref() == Some(agent.handle.as_str()) {
-        return Ok(());
-    }
-    if leads_may && agent.role >= Role::Lead {
-        return Ok(());
-    }
-    Err(match &q.holder {
-        Some(h) => Error::conflict("not_holder", format!("cannot {action} #{}: it is held by @{h}", q.id)),
-        None => Error::conflict("not_holder", format!("cannot {action} #{}: claim it first", q.id)),
-    })
-}
-
-fn check_body(body: &str) -> Result<()> {
-    if body.trim().is_empty() {
-        return Err(Error::invalid("the message is empty"));
-    }
-    let n = body.chars().count();
-    if n > MAX_BODY_CHARS {
-        return Err(Error::invalid(format!("the message is {n} characters; at most {MAX_BODY_CHARS} are accepted")));
-    }
-    Ok(())
-}
-
-/// Sends an approved reply on its way: outbox row, and the question records that the customer
-/// has an answer.
-async fn release_reply(tx: &mut WriteTx, message_id: i64, qid: i64, answered_by: i64) -> Result<()> {
+/// Sends an approved reply on its way: the message is released and goes into the outbox.
+async fn release_message(tx: &mut WriteTx, message_id: i64, qid: i64) -> Result<()> {
     let now = tx.now;
     let row = sqlx::query("SELECT channel, idempotency_key FROM messages WHERE id = ?")
         .bind(message_id)
@@ -386,17 +329,25 @@ async fn release_reply(tx: &mut WriteTx, message_id: i64, qid: i64, answered_by:
     .bind(now)
     .execute(tx.conn())
     .await?;
-    sqlx::query(
-        "UPDATE questions SET answered_by_id = ?, awaiting_since = NULL, \
-         first_response_at = COALESCE(first_response_at, ?), updated_at = ? WHERE id = ?",
-    )
-    .bind(answered_by)
-    .bind(now)
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
     Ok(())
+}
+
+impl Store {
+    /// Load, apply, record: loads question `qid` in a write transaction, asks `rule` (one of
+    /// `lifecycle`'s) what changes, records each change with its event, and commits. Returns the
+    /// question as it is then; a refusal leaves everything as it was.
+    async fn transition<C>(&self, qid: i64, now: Millis, rule: impl FnOnce(&Question) -> Result<C>) -> Result<Question>
+    where
+        C: IntoIterator<Item = Change>,
+    {
+        let mut tx = self.write(now).await?;
+        let mut q = must_load(tx.conn(), qid).await?;
+        for change in rule(&q)? {
+            q = apply(&mut tx, qid, change).await?;
+        }
+        tx.commit().await?;
+        Ok(q)
+    }
 }
 
 impl Store {
@@ -485,7 +436,8 @@ impl Store {
     pub async fn claim(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;
-        let q = claim_in_tx(&mut tx, &q, agent, lease_ms).await?;
+        let held = holding(tx.conn(), agent.id).await?;
+        let q = claim_in_tx(&mut tx, &q, agent, held, lease_ms).await?;
         tx.commit().await?;
         Ok(q)
     }
@@ -501,17 +453,15 @@ impl Store {
         now: Millis,
     ) -> Result<Option<Question>> {
         let mut tx = self.write(now).await?;
+        let held = holding(tx.conn(), agent.id).await?;
         for &qid in candidates {
             let Some(q) = load_question(tx.conn(), qid).await? else { continue };
-            match claim_in_tx(&mut tx, &q, agent, lease_ms).await {
+            match claim_in_tx(&mut tx, &q, agent, held, lease_ms).await {
                 Ok(q) => {
                     tx.commit().await?;
                     return Ok(Some(q));
                 }
-                // Taken, resolved or held since the snapshot: the next one.
-                Err(Error::Conflict {
-                    code: "already_claimed" | "resolved" | "held" | "awaiting_approval", ..
-                }) => {}
+                Err(e) if lifecycle::taken_meanwhile(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -519,27 +469,11 @@ impl Store {
     }
 
     pub async fn renew(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, false, "renew")?;
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} has no lease to renew")));
-        }
-        let q = renew_in_tx(&mut tx, qid, agent, lease_ms).await?;
-        tx.commit().await?;
-        Ok(q)
+        self.transition(qid, now, |q| lifecycle::renew(q, agent, lease_ms, now).map(Some)).await
     }
 
     pub async fn release(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "release")?;
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} is {}, not claimed", q.state.as_str())));
-        }
-        let q = return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, Some(&agent.handle), "released").await?;
-        tx.commit().await?;
-        Ok(q)
+        self.transition(qid, now, |q| lifecycle::release(q, agent, now).map(Some)).await
     }
 
     /// Hands a question to another function (back to the queue there) or straight to a
@@ -556,77 +490,34 @@ impl Store {
         now: Millis,
     ) -> Result<Question> {
         if let Some(n) = &note {
-            check_body(n)?;
+            lifecycle::check_body(n)?;
         }
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "transfer")?;
-        if q.state == QuestionState::Resolved {
-            return Err(Error::conflict("resolved", format!("#{qid} is resolved; reopen it first")));
-        }
-        if q.state == QuestionState::AwaitingApproval {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("#{qid} has a reply waiting for a mentor; transfer it after the review"),
-            ));
-        }
-        let target_desc = match &target {
-            TransferTarget::Function(f) => {
-                if !known_functions.iter().any(|k| k == f) {
-                    return Err(Error::invalid(format!(
-                        "unknown function '{f}'; known: {}",
-                        known_functions.join(", ")
-                    )));
-                }
-                sqlx::query(
-                    "UPDATE questions SET function = ?, state = 'open', holder_id = NULL, lease_until = NULL, \
-                     claimed_at = NULL, updated_at = ? WHERE id = ?",
-                )
-                .bind(f.clone())
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                serde_json::json!({ "to_function": f })
-            }
+        let colleague = match &target {
             TransferTarget::Agent(h) => {
-                let h = h.trim_start_matches('@');
-                let to = load_agent_where(tx.conn(), "a.handle = ?", h)
-                    .await?
-                    .ok_or_else(|| Error::not_found(format!("no agent '@{h}'")))?;
-                if to.disabled {
-                    return Err(Error::conflict("agent_disabled", format!("@{h} is disabled")));
+                match load_agent_where(tx.conn(), "a.handle = ?", h.trim_start_matches('@')).await? {
+                    Some(to) => {
+                        let held = holding(tx.conn(), to.id).await?;
+                        Some((to, held))
+                    }
+                    None => None,
                 }
-                if to.id == agent.id {
-                    return Err(Error::invalid("you cannot transfer a question to yourself"));
-                }
-                let held = holding(tx.conn(), to.id).await?;
-                if held >= to.capacity as i64 {
-                    return Err(Error::conflict(
-                        "at_capacity",
-                        format!("@{h} is at capacity ({held} of {}); transfer to their function instead", to.capacity),
-                    ));
-                }
-                sqlx::query(
-                    "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, \
-                     updated_at = ? WHERE id = ?",
-                )
-                .bind(to.id)
-                .bind(now.saturating_add(lease_ms))
-                .bind(now)
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                serde_json::json!({ "to_agent": to.handle })
             }
+            TransferTarget::Function(_) => None,
         };
+        let to = match &target {
+            TransferTarget::Function(f) => lifecycle::Target::Function { name: f, known: known_functions },
+            TransferTarget::Agent(h) => lifecycle::Target::Agent {
+                handle: h.trim_start_matches('@'),
+                found: colleague.as_ref().map(|(a, held)| (a, *held)),
+            },
+        };
+        let change = lifecycle::transfer(&q, agent, to, lease_ms, now)?;
         if let Some(n) = note {
             insert_note(&mut tx, qid, agent, &n).await?;
         }
-        let mut extra = target_desc;
-        extra["from"] = serde_json::json!(q.holder);
-        let q = question_event(&mut tx, event_kind::QUESTION_TRANSFERRED, qid, Some(&agent.handle), extra).await?;
+        let q = apply(&mut tx, qid, change).await?;
         tx.commit().await?;
         Ok(q)
     }
@@ -635,65 +526,11 @@ impl Store {
     /// answered, or a follow-up that came in after the last reply) keeps it open unless the
     /// caller says `without_reply`: a follow-up must never be closed unseen.
     pub async fn resolve(&self, qid: i64, agent: &Agent, without_reply: bool, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "resolve")?;
-        match q.state {
-            QuestionState::Resolved => return Ok(q),
-            QuestionState::AwaitingApproval => {
-                return Err(Error::conflict(
-                    "awaiting_approval",
-                    format!("#{qid} has a reply waiting for a mentor; resolve it after the review"),
-                ));
-            }
-            _ => {}
-        }
-        if let (Some(since), false) = (q.awaiting_since, without_reply) {
-            return Err(Error::conflict(
-                "customer_waiting",
-                format!(
-                    "@{} is waiting for a reply (since {}); reply first, or resolve without a reply",
-                    q.customer.handle,
-                    ago(now, Some(since))
-                ),
-            ));
-        }
-        sqlx::query(
-            "UPDATE questions SET state = 'resolved', holder_id = NULL, lease_until = NULL, claimed_at = NULL, \
-             resolved_at = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-        let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({}))
-            .await?;
-        tx.commit().await?;
-        Ok(q)
+        self.transition(qid, now, |q| lifecycle::resolve(q, agent, without_reply, now)).await
     }
 
     pub async fn reopen(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        if q.state != QuestionState::Resolved {
-            return Err(Error::conflict("not_resolved", format!("#{qid} is {}, not resolved", q.state.as_str())));
-        }
-        sqlx::query("UPDATE questions SET state = 'open', resolved_at = NULL, updated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-        let q = question_event(
-            &mut tx,
-            event_kind::QUESTION_REOPENED,
-            qid,
-            Some(&agent.handle),
-            serde_json::json!({ "reason": "reopened" }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(q)
+        self.transition(qid, now, |q| lifecycle::reopen(q, agent, now).map(Some)).await
     }
 
     /// Stores a reply from the holder. A retry with the same idempotency key returns the first
@@ -708,7 +545,7 @@ impl Store {
         lease_ms: i64,
         now: Millis,
     ) -> Result<Message> {
-        check_body(body)?;
+        lifecycle::check_body(body)?;
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.chars().count() > 128)
         {
@@ -734,17 +571,7 @@ impl Store {
             }
         }
         let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, false, "reply to")?;
-        if q.state == QuestionState::AwaitingApproval {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("your earlier reply to #{qid} is still waiting for a mentor"),
-            ));
-        }
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} is {}; claim it first", q.state.as_str())));
-        }
-        let status = if agent.novice { ReplyStatus::AwaitingApproval } else { ReplyStatus::Approved };
+        let lifecycle::Reply { status, mut change } = lifecycle::reply(&q, agent, lease_ms, now)?;
         let r = sqlx::query(
             "INSERT INTO messages (question_id, kind, author, agent_id, body, created_at, channel, status, idempotency_key) \
              VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?)",
@@ -760,26 +587,12 @@ impl Store {
         .execute(tx.conn())
         .await?;
         let mid = r.last_insert_rowid();
-        let kind = if agent.novice {
-            sqlx::query(
-                "UPDATE questions SET state = 'awaiting_approval', lease_until = NULL, updated_at = ? WHERE id = ?",
-            )
-            .bind(now)
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-            event_kind::REPLY_AWAITING_APPROVAL
-        } else {
-            release_reply(&mut tx, mid, qid, agent.id).await?;
-            sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now.saturating_add(lease_ms))
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-            event_kind::REPLY_SENT
-        };
+        if status == ReplyStatus::Approved {
+            release_message(&mut tx, mid, qid).await?;
+        }
         let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(&mut tx, kind, qid, Some(&agent.handle), serde_json::json!({ "message": &m })).await?;
+        change.extra = with_message(&m, change.extra);
+        apply(&mut tx, qid, change).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -787,21 +600,14 @@ impl Store {
     /// Adds an internal note. Any employee may leave one on any question: notes are how context
     /// travels with a hand-off. They are never posted.
     pub async fn note(&self, qid: i64, agent: &Agent, body: &str, lease_ms: i64, now: Millis) -> Result<Message> {
-        check_body(body)?;
+        lifecycle::check_body(body)?;
         let mut tx = self.write(now).await?;
         let q = must_load(tx.conn(), qid).await?;
+        let mut change = lifecycle::note(&q, agent, lease_ms, now);
         let mid = insert_note(&mut tx, qid, agent, body).await?;
-        if q.state == QuestionState::Claimed && q.holder.as_deref() == Some(agent.handle.as_str()) {
-            // The holder is working on it: a note renews the lease like a reply does.
-            sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now.saturating_add(lease_ms))
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-        }
         let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("note vanished".into()))?;
-        question_event(&mut tx, event_kind::NOTE_ADDED, qid, Some(&agent.handle), serde_json::json!({ "message": &m }))
-            .await?;
+        change.extra = with_message(&m, change.extra);
+        apply(&mut tx, qid, change).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -827,7 +633,7 @@ impl Store {
         now: Millis,
     ) -> Result<Message> {
         if let Some(b) = edited {
-            check_body(b)?;
+            lifecycle::check_body(b)?;
         }
         let mut tx = self.write(now).await?;
         let (m, novice) = pending_review(&mut tx, message_id, reviewer).await?;
@@ -844,17 +650,12 @@ impl Store {
             .bind(message_id)
             .execute(tx.conn())
             .await?;
-        release_reply(&mut tx, message_id, m.question_id, novice.id).await?;
-        back_to_novice(&mut tx, m.question_id, lease_ms).await?;
+        release_message(&mut tx, message_id, m.question_id).await?;
+        let q = must_load(tx.conn(), m.question_id).await?;
+        let mut change = lifecycle::approve(&q, &novice, reviewer, edited.is_some(), lease_ms, now);
         let m = load_message(tx.conn(), message_id).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(
-            &mut tx,
-            event_kind::REPLY_APPROVED,
-            m.question_id,
-            Some(&reviewer.handle),
-            serde_json::json!({ "message": &m, "edited": edited.is_some() }),
-        )
-        .await?;
+        change.extra = with_message(&m, change.extra);
+        apply(&mut tx, m.question_id, change).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -872,25 +673,19 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(Error::invalid("say why the reply is rejected, so the novice can learn"));
         }
-        check_body(reason)?;
+        lifecycle::check_body(reason)?;
         let mut tx = self.write(now).await?;
-        let (m, _) = pending_review(&mut tx, message_id, reviewer).await?;
+        pending_review(&mut tx, message_id, reviewer).await?;
         sqlx::query("UPDATE messages SET status = 'rejected', reviewed_by_id = ?, review_note = ? WHERE id = ?")
             .bind(reviewer.id)
             .bind(reason.to_string())
             .bind(message_id)
             .execute(tx.conn())
             .await?;
-        back_to_novice(&mut tx, m.question_id, lease_ms).await?;
+        let mut change = lifecycle::reject(reviewer, lease_ms, now);
         let m = load_message(tx.conn(), message_id).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(
-            &mut tx,
-            event_kind::REPLY_REJECTED,
-            m.question_id,
-            Some(&reviewer.handle),
-            serde_json::json!({ "message": &m }),
-        )
-        .await?;
+        change.extra = with_message(&m, change.extra);
+        apply(&mut tx, m.question_id, change).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -941,7 +736,10 @@ impl Store {
                 .map(|r| r.try_get("id"))
                 .collect::<Result<_, _>>()?;
         for id in &ids {
-            return_to_queue(&mut tx, *id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
+            let q = must_load(tx.conn(), *id).await?;
+            if let Some(change) = lifecycle::expire(&q, now) {
+                apply(&mut tx, *id, change).await?;
+            }
         }
         tx.commit().await?;
         Ok(ids.len())
@@ -1047,6 +845,7 @@ impl Store {
 enum Bind {
     Text(String),
     Int(i64),
+    OptInt(Option<i64>),
 }
 
 impl Bind {
@@ -1057,6 +856,7 @@ impl Bind {
         match self {
             Bind::Text(s) => q.bind(s.clone()),
             Bind::Int(i) => q.bind(*i),
+            Bind::OptInt(i) => q.bind(*i),
         }
     }
 }
@@ -1214,11 +1014,18 @@ async fn ingest_in_tx(
     }
 
     let held = match &opts.spam {
-        Some(rules) if rules.blocked => Some(format!("blocked account {}", msg.customer.handle)),
-        Some(_) if hints.first_post => None,
-        Some(rules) => hold_reason(tx.conn(), &msg, rules, received).await?,
+        Some(rules) => {
+            // A blocked account needs no look; a first post is neither a duplicate nor a flood.
+            let recent = if rules.blocked || hints.first_post {
+                None
+            } else {
+                recent_posts(tx.conn(), &msg, rules, received).await?
+            };
+            lifecycle::spam_verdict(rules, &msg.customer.handle, recent)
+        }
         None => None,
     };
+    let (arrived, state, arrival_event, arrival_extra) = lifecycle::arrival(held.as_deref());
     // A held post starts a question of its own: threading it would let spam reopen a
     // customer's question or reach the agent who answered it.
     let thread = if held.is_some() { None } else { find_thread(tx.conn(), &msg).await? };
@@ -1247,7 +1054,7 @@ async fn ingest_in_tx(
             .bind(msg.priority.unwrap_or(0))
             .bind(class.sla_minutes as i64 * 60_000)
             .bind(received.saturating_add(class.sla_minutes as i64 * 60_000))
-            .bind(if held.is_some() { "held" } else { "open" })
+            .bind(state.as_str())
             .bind(received)
             .bind(now)
             .bind(received)
@@ -1276,27 +1083,24 @@ async fn ingest_in_tx(
     let message_id = r.last_insert_rowid();
 
     let (outcome, question) = match created {
-        Some(q) if held.is_some() => {
-            event_for(tx, event_kind::QUESTION_HELD, &q, None, serde_json::json!({ "reason": held })).await?;
-            ("held", q)
-        }
         Some(q) => {
-            event_for(tx, event_kind::QUESTION_NEW, &q, None, serde_json::json!({})).await?;
-            ("created", q)
+            event_for(tx, arrival_event, &q, None, arrival_extra).await?;
+            (arrived, q)
         }
         None => followup(tx, qid, message_id, received, lease_ms).await?,
     };
     Ok(InboundOutcome { outcome: outcome.into(), question, message_id })
 }
 
-/// Why a post from an account not on the blocked list (the caller checks that) is held: a
-/// repeat of its recent text, or one post too many within the flood window.
-async fn hold_reason(
+/// What the author's recent posts say to the spam rules: the id of an earlier post with the same
+/// text within the duplicate window, and how many posts fall within the flood window. `None`
+/// when both rules are switched off.
+async fn recent_posts(
     conn: &mut SqliteConnection,
     msg: &NewInbound,
     rules: &SpamRules,
     received: Millis,
-) -> Result<Option<String>> {
+) -> Result<Option<(Option<i64>, i64)>> {
     let dup_since = if rules.duplicate_window_ms > 0 { received - rules.duplicate_window_ms } else { Millis::MAX };
     let flood_since = if rules.flood_max > 0 { received - rules.flood_window_ms } else { Millis::MAX };
     if dup_since == Millis::MAX && flood_since == Millis::MAX {
@@ -1316,14 +1120,7 @@ async fn hold_reason(
     .bind(dup_since.min(flood_since))
     .fetch_one(&mut *conn)
     .await?;
-    if let Some(id) = row.try_get::<Option<i64>, _>("dup_id")? {
-        return Ok(Some(format!("duplicate of message #{id} from the same account")));
-    }
-    let n: i64 = row.try_get("recent")?;
-    if rules.flood_max > 0 && n >= rules.flood_max as i64 {
-        return Ok(Some(format!("flood: {} posts from this account within {} s", n + 1, rules.flood_window_ms / 1000)));
-    }
-    Ok(None)
+    Ok(Some((row.try_get("dup_id")?, row.try_get("recent")?)))
 }
 
 /// The question a customer message belongs to: the one holding the message it answers, else the
@@ -1365,9 +1162,7 @@ async fn find_thread(conn: &mut SqliteConnection, msg: &NewInbound) -> Result<Op
     Ok(None)
 }
 
-/// A follow-up joins its question. A resolved question reopens: back to the agent who answered
-/// when they are online and have room, else to the shared queue. Either way it gets a fresh
-/// response deadline, so a follow-up is never left to wait unseen.
+/// A follow-up joins its question, which may reopen (see [`lifecycle::followup`]).
 async fn followup(
     tx: &mut WriteTx,
     qid: i64,
@@ -1376,65 +1171,20 @@ async fn followup(
     lease_ms: i64,
 ) -> Result<(&'static str, Question)> {
     let now = tx.now;
-    let q = must_load(tx.conn(), qid).await?;
-    sqlx::query(
-        "UPDATE questions SET inbound_count = inbound_count + 1, last_inbound_at = ?, \
-         awaiting_since = COALESCE(awaiting_since, ?), \
-         sla_due_at = CASE WHEN awaiting_since IS NULL THEN ? + sla_ms ELSE sla_due_at END, updated_at = ? WHERE id = ?",
-    )
-    .bind(received)
-    .bind(received)
-    .bind(received)
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    if q.state != QuestionState::Resolved {
-        let q = question_event(
-            tx,
-            event_kind::QUESTION_FOLLOWUP,
-            qid,
-            None,
-            serde_json::json!({ "message_id": message_id }),
-        )
-        .await?;
-        return Ok(("followup", q));
-    }
-    let mut assigned: Option<String> = None;
-    if let Some(h) = &q.answered_by {
-        let agent = load_agent_where(tx.conn(), "a.handle = ?", h).await?;
-        if let Some(a) = agent {
-            let room = holding(tx.conn(), a.id).await? < a.capacity as i64;
-            if a.status == AgentStatus::Online && !a.disabled && room {
-                sqlx::query(
-                    "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, \
-                     resolved_at = NULL WHERE id = ?",
-                )
-                .bind(a.id)
-                .bind(now.saturating_add(lease_ms))
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                assigned = Some(a.handle);
+    let (q, sla_ms) = must_load_with_sla(tx.conn(), qid).await?;
+    let answerer = match &q.answered_by {
+        Some(h) if lifecycle::followup_reopens(&q) => match load_agent_where(tx.conn(), "a.handle = ?", h).await? {
+            Some(a) => {
+                let held = holding(tx.conn(), a.id).await?;
+                Some((a, held))
             }
-        }
-    }
-    if assigned.is_none() {
-        sqlx::query("UPDATE questions SET state = 'open', resolved_at = NULL WHERE id = ?")
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-    }
-    let q = question_event(
-        tx,
-        event_kind::QUESTION_REOPENED,
-        qid,
-        None,
-        serde_json::json!({ "reason": "followup", "message_id": message_id, "assigned_to": assigned }),
-    )
-    .await?;
-    Ok(("reopened", q))
+            None => None,
+        },
+        _ => None,
+    };
+    let answerer = answerer.as_ref().map(|(a, held)| (a, *held));
+    let (outcome, change) = lifecycle::followup(&q, sla_ms, received, message_id, answerer, lease_ms, now);
+    Ok((outcome, apply(tx, qid, change).await?))
 }
 
 async fn insert_note(tx: &mut WriteTx, qid: i64, agent: &Agent, body: &str) -> Result<i64> {
@@ -1459,33 +1209,7 @@ async fn pending_review(tx: &mut WriteTx, message_id: i64, reviewer: &Agent) -> 
     let m = load_message(tx.conn(), message_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no message #{message_id}")))?;
-    if m.kind != MessageKind::Reply || m.status != Some(ReplyStatus::AwaitingApproval) {
-        return Err(Error::conflict(
-            "not_pending",
-            format!(
-                "message #{message_id} is not waiting for approval (it is {})",
-                m.status.map(|s| s.as_str()).unwrap_or(m.kind.as_str())
-            ),
-        ));
-    }
-    let novice = load_agent_where(tx.conn(), "a.handle = ?", &m.author)
-        .await?
-        .ok_or_else(|| Error::Internal("reply author vanished".into()))?;
-    let allowed = reviewer.role >= Role::Lead
-        || (reviewer.role >= Role::Mentor && novice.mentor.as_deref() == Some(reviewer.handle.as_str()));
-    if !allowed {
-        return Err(Error::forbidden(format!("only @{}'s mentor or a lead may review this reply", novice.handle)));
-    }
-    Ok((m, novice))
-}
-
-async fn back_to_novice(tx: &mut WriteTx, qid: i64, lease_ms: i64) -> Result<()> {
-    let now = tx.now;
-    sqlx::query("UPDATE questions SET state = 'claimed', lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now.saturating_add(lease_ms))
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    let novice = load_agent_where(tx.conn(), "a.handle = ?", &m.author).await?;
+    lifecycle::review(&m, novice.as_ref(), reviewer)?;
+    novice.ok_or_else(|| Error::Internal("reply author vanished".into())).map(|n| (m, n))
 }
