@@ -11,10 +11,14 @@
 
 mod agents;
 mod channels;
+mod claims;
 mod events;
+mod inbound;
 mod migrations;
 mod ops;
 mod questions;
+mod queue;
+mod replies;
 mod routing;
 mod stats;
 
@@ -37,11 +41,11 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
+pub use claims::TransferTarget;
+pub use inbound::{InboundOutcome, IngestOptions, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound};
 pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
-pub use questions::{
-    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound, QueueFilter,
-    QueuePage, SpamRules, TransferTarget,
-};
+pub use questions::{MAX_BODY_CHARS, SpamRules};
+pub use queue::{QueueFilter, QueuePage};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 
