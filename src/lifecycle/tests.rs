@@ -468,13 +468,16 @@ fn pending_reply(status: Option<ReplyStatus>, kind: MessageKind) -> Message {
     }
 }
 
+/// What is tried, the message, its author's agent, the reviewer, the code and the words.
+type ReviewCase<'a> = (&'a str, Message, Option<&'a Agent>, &'a Agent, &'a str, &'a str);
+
 #[test]
 fn every_refused_review_says_why() {
     let novice = Agent { novice: true, mentor: Some("mo".into()), ..agent(4, "nico", Role::Agent) };
     let mentor = agent(5, "mo", Role::Mentor);
     let other_mentor = agent(6, "max", Role::Mentor);
     let pending = pending_reply(Some(ReplyStatus::AwaitingApproval), MessageKind::Reply);
-    let cases: Vec<(&str, Message, Option<&Agent>, &Agent, &str, &str)> = vec![
+    let cases: Vec<ReviewCase<'_>> = vec![
         (
             "already sent",
             pending_reply(Some(ReplyStatus::Approved), MessageKind::Reply),
