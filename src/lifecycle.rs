@@ -28,7 +28,12 @@ pub struct Patch {
     pub resolved_at: Option<Option<Millis>>,
     pub awaiting_since: Option<Option<Millis>>,
     pub sla_due_at: Option<Millis>,
+    /// The response target the deadline is counted with.
+    pub sla_ms: Option<i64>,
+    pub topic: Option<String>,
     pub function: Option<String>,
+    pub matched_rule: Option<Option<String>>,
+    pub confidence: Option<f32>,
     pub answered_by_id: Option<i64>,
     pub first_response_at: Option<Millis>,
     pub inbound_count: Option<i64>,
@@ -475,13 +480,49 @@ fn merge(first: Patch, later: Patch) -> Patch {
         resolved_at: later.resolved_at.or(first.resolved_at),
         awaiting_since: later.awaiting_since.or(first.awaiting_since),
         sla_due_at: later.sla_due_at.or(first.sla_due_at),
+        sla_ms: later.sla_ms.or(first.sla_ms),
+        topic: later.topic.or(first.topic),
         function: later.function.or(first.function),
+        matched_rule: later.matched_rule.or(first.matched_rule),
+        confidence: later.confidence.or(first.confidence),
         answered_by_id: later.answered_by_id.or(first.answered_by_id),
         first_response_at: later.first_response_at.or(first.first_response_at),
         inbound_count: later.inbound_count.or(first.inbound_count),
         last_inbound_at: later.last_inbound_at.or(first.last_inbound_at),
         updated_at: later.updated_at.or(first.updated_at),
     }
+}
+
+/// An agent corrects the topic the classifier chose; no change if it is the topic already. The
+/// question moves to the topic's function and response target (`sla_ms`); a customer still
+/// waiting gets the deadline recounted from when they started waiting.
+pub fn recategorize(
+    q: &Question,
+    agent: &Agent,
+    topic: &str,
+    function: &str,
+    sla_ms: i64,
+    now: Millis,
+) -> Option<Change> {
+    if q.topic == topic {
+        return None;
+    }
+    let sla_due_at = match q.awaiting_since {
+        Some(since) => since.saturating_add(sla_ms),
+        None => q.sla_due_at,
+    };
+    let patch = Patch {
+        topic: Some(topic.to_string()),
+        function: Some(function.to_string()),
+        sla_ms: Some(sla_ms),
+        sla_due_at: Some(sla_due_at),
+        matched_rule: Some(Some(format!("corrected by @{}", agent.handle))),
+        confidence: Some(1.0),
+        updated_at: Some(now),
+        ..Patch::default()
+    };
+    let extra = json!({ "from_topic": q.topic, "to_topic": topic });
+    Some(Change::new(patch, event_kind::QUESTION_RECATEGORIZED, Some(&agent.handle), extra))
 }
 
 /// How a new customer message that starts a question enters: `held` with its reason (kept out

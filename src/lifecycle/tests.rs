@@ -602,3 +602,21 @@ fn a_followup_joins_or_reopens_its_question() {
         assert_eq!(c.extra["assigned_to"], Value::Null, "{name}");
     }
 }
+
+#[test]
+fn a_corrected_topic_moves_the_question_and_recounts_a_waiting_deadline() {
+    let waiting = question(QuestionState::Open);
+    assert_eq!(recategorize(&waiting, &ann(), "router", "tech_support", 60_000, NOW), None);
+    let c = recategorize(&waiting, &ann(), "billing", "billing", 60_000, NOW).unwrap();
+    assert_eq!(c.event, event_kind::QUESTION_RECATEGORIZED);
+    assert_eq!(c.extra, json!({ "from_topic": "router", "to_topic": "billing" }));
+    assert_eq!((c.patch.topic.as_deref(), c.patch.function.as_deref()), (Some("billing"), Some("billing")));
+    assert_eq!(c.patch.sla_due_at, Some(NOW - 60_000 + 60_000));
+    assert_eq!(c.patch.sla_ms, Some(60_000));
+    assert_eq!(c.patch.matched_rule, Some(Some("corrected by @ann".into())));
+    assert_eq!(c.patch.confidence, Some(1.0));
+    // An answered customer keeps the deadline they had.
+    let answered = Question { awaiting_since: None, ..waiting };
+    let c = recategorize(&answered, &ann(), "billing", "billing", 60_000, NOW).unwrap();
+    assert_eq!(c.patch.sla_due_at, Some(answered.sla_due_at));
+}

@@ -160,8 +160,20 @@ async fn write_patch(conn: &mut SqliteConnection, qid: i64, patch: &Patch) -> Re
     if let Some(v) = patch.sla_due_at {
         set("sla_due_at = ?", Bind::Int(v));
     }
+    if let Some(v) = patch.sla_ms {
+        set("sla_ms = ?", Bind::Int(v));
+    }
+    if let Some(v) = &patch.topic {
+        set("topic = ?", Bind::Text(v.clone()));
+    }
     if let Some(v) = &patch.function {
         set("function = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &patch.matched_rule {
+        set("matched_rule = ?", Bind::OptText(v.clone()));
+    }
+    if let Some(v) = patch.confidence {
+        set("confidence = ?", Bind::Float(v as f64));
     }
     if let Some(v) = patch.answered_by_id {
         set("answered_by_id = ?", Bind::Int(v));
@@ -237,6 +249,8 @@ pub(super) enum Bind {
     Text(String),
     Int(i64),
     OptInt(Option<i64>),
+    OptText(Option<String>),
+    Float(f64),
 }
 
 impl Bind {
@@ -248,6 +262,8 @@ impl Bind {
             Bind::Text(s) => q.bind(s.clone()),
             Bind::Int(i) => q.bind(*i),
             Bind::OptInt(i) => q.bind(*i),
+            Bind::OptText(s) => q.bind(s.clone()),
+            Bind::Float(f) => q.bind(*f),
         }
     }
 }
