@@ -10,8 +10,9 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::model::event_kind;
-use crate::model::{Agent, AgentStatus, Message, MessageKind, Millis, Question, QuestionState, ReplyStatus, Role};
+use crate::model::{
+    Agent, AgentStatus, Message, MessageKind, Millis, Question, QuestionState, ReplyStatus, Role, event_kind,
+};
 
 /// Longest message body the store accepts. Channel limits are far lower and are enforced where
 /// the channel is known (composer, outbox); this only keeps one request from filling the disk.
@@ -117,6 +118,22 @@ pub fn check_body(body: &str) -> Result<()> {
     let n = body.chars().count();
     if n > MAX_BODY_CHARS {
         return Err(Error::invalid(format!("the message is {n} characters; at most {MAX_BODY_CHARS} are accepted")));
+    }
+    Ok(())
+}
+
+/// Why a reply is rejected: the novice learns from it, so it must say something.
+pub fn check_reason(reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("say why the reply is rejected, so the novice can learn"));
+    }
+    check_body(reason)
+}
+
+/// A client's idempotency key for a reply: 1 to 128 characters.
+pub fn check_idempotency_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
     }
     Ok(())
 }

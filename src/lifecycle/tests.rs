@@ -540,6 +540,12 @@ fn the_body_of_a_message_is_checked() {
     let long = "x".repeat(MAX_BODY_CHARS + 1);
     assert_eq!(refusal(check_body(&long)).1, "the message is 10001 characters; at most 10000 are accepted");
     assert!(check_body(&"é".repeat(MAX_BODY_CHARS)).is_ok());
+    assert_eq!(refusal(check_reason(" ")).1, "say why the reply is rejected, so the novice can learn");
+    assert_eq!(refusal(check_reason(&long)).1, "the message is 10001 characters; at most 10000 are accepted");
+    assert!(check_reason("too curt").is_ok());
+    assert_eq!(refusal(check_idempotency_key("")).1, "idempotency key must be 1 to 128 characters");
+    assert_eq!(refusal(check_idempotency_key(&"k".repeat(129))).1, "idempotency key must be 1 to 128 characters");
+    assert!(check_idempotency_key(&"ü".repeat(128)).is_ok());
 }
 
 #[test]

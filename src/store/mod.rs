@@ -2,6 +2,10 @@
 //! database, in domain words (claim, reply, approve…). No SQL or sqlx type leaves this module, so
 //! a PostgreSQL backend can be added here without touching the API layer.
 //!
+//! What an operation does to a question, or why it is refused, is `crate::lifecycle`'s (pure);
+//! the store loads the question in its write transaction, applies the rule and records the
+//! change with its event (`questions::transition`, `questions::apply`).
+//!
 //! SQLite layout: one writer connection behind a mutex that is held from `BEGIN IMMEDIATE` to
 //! after the events are published, so writes serialise (racing claims: one wins) and events reach
 //! subscribers in id order; a pool of read-only connections for everything else (WAL lets them

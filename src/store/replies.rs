@@ -53,10 +53,8 @@ impl Store {
         now: Millis,
     ) -> Result<Message> {
         lifecycle::check_body(body)?;
-        if let Some(k) = idempotency_key
-            && (k.is_empty() || k.chars().count() > 128)
-        {
-            return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
+        if let Some(k) = idempotency_key {
+            lifecycle::check_idempotency_key(k)?;
         }
         let mut tx = self.write(now).await?;
         if let Some(k) = idempotency_key {
@@ -177,10 +175,7 @@ impl Store {
         lease_ms: i64,
         now: Millis,
     ) -> Result<Message> {
-        if reason.trim().is_empty() {
-            return Err(Error::invalid("say why the reply is rejected, so the novice can learn"));
-        }
-        lifecycle::check_body(reason)?;
+        lifecycle::check_reason(reason)?;
         let mut tx = self.write(now).await?;
         pending_review(&mut tx, message_id, reviewer).await?;
         sqlx::query("UPDATE messages SET status = 'rejected', reviewed_by_id = ?, review_note = ? WHERE id = ?")
