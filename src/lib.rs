@@ -1,9 +1,10 @@
 //! helphive: a shared help desk for social customer care, in the terminal.
 //!
 //! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
-//! `store` (SQLite persistence), `server` (HTTP API and live events), `channels` (social network
-//! connectors and the outbox worker), `client` (the async client the terminal uses), `config`,
-//! `bench` (the API against the raw store) and `classify` (the topic model measured and explained).
+//! `lifecycle` (pure rules of a question's life), `store` (SQLite persistence), `server` (HTTP API
+//! and live events), `channels` (social network connectors and the outbox worker), `client` (the
+//! async client the terminal uses), `config`, `bench` (the API against the raw store) and
+//! `classify` (the topic model measured and explained).
 
 pub mod bench;
 pub mod channels;
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod lifecycle;
 pub mod model;
 pub mod routing;
 pub mod server;

@@ -266,8 +266,8 @@ impl Store {
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
         for qid in held {
-            super::questions::return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, actor, "holder disabled")
-                .await?;
+            let q = super::questions::must_load(tx.conn(), qid).await?;
+            super::questions::apply(&mut tx, qid, crate::lifecycle::holder_disabled(&q, actor, now)).await?;
         }
         tx.event(event_kind::AGENT_DISABLED, None, actor, serde_json::json!({ "handle": handle })).await?;
         tx.commit().await?;

@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::Store;
-use super::questions::{load_message, must_load, question_event};
+use super::questions::{apply, load_message, must_load_with_sla, question_event};
 use crate::error::{Error, Result};
-use crate::model::{Agent, Millis, Question, QuestionState, Role, event_kind};
+use crate::lifecycle;
+use crate::model::{Agent, Millis, Question, event_kind};
 
 /// An approved reply waiting to be posted, with what the connector needs to thread it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,32 +82,10 @@ impl Store {
 
     /// A lead lets a held question into the shared queue, with a fresh response deadline.
     pub async fn unhold(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
-        if agent.role < Role::Lead {
-            return Err(Error::forbidden("only leads and admins let held questions into the queue"));
-        }
+        lifecycle::may_unhold(agent)?;
         let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        if q.state != QuestionState::Held {
-            return Err(Error::conflict("not_held", format!("#{qid} is {}, not held", q.state.as_str())));
-        }
-        sqlx::query(
-            "UPDATE questions SET state = 'open', sla_due_at = ? + sla_ms, \
-             awaiting_since = COALESCE(awaiting_since, ?), updated_at = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-        let q = question_event(
-            &mut tx,
-            event_kind::QUESTION_UNHELD,
-            qid,
-            Some(&agent.handle),
-            serde_json::json!({ "reason": q.held_reason }),
-        )
-        .await?;
+        let (q, sla_ms) = must_load_with_sla(tx.conn(), qid).await?;
+        let q = apply(&mut tx, qid, lifecycle::unhold(&q, agent, sla_ms, now)?).await?;
         tx.commit().await?;
         Ok(q)
     }

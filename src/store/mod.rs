@@ -2,6 +2,10 @@
 //! database, in domain words (claim, reply, approve…). No SQL or sqlx type leaves this module, so
 //! a PostgreSQL backend can be added here without touching the API layer.
 //!
+//! What an operation does to a question, or why it is refused, is `crate::lifecycle`'s (pure);
+//! the store loads the question in its write transaction, applies the rule and records the
+//! change with its event (`questions::transition`, `questions::apply`).
+//!
 //! SQLite layout: one writer connection behind a mutex that is held from `BEGIN IMMEDIATE` to
 //! after the events are published, so writes serialise (racing claims: one wins) and events reach
 //! subscribers in id order; a pool of read-only connections for everything else (WAL lets them
@@ -11,10 +15,14 @@
 
 mod agents;
 mod channels;
+mod claims;
 mod events;
+mod inbound;
 mod migrations;
 mod ops;
 mod questions;
+mod queue;
+mod replies;
 mod routing;
 mod stats;
 mod training;
@@ -38,11 +46,11 @@ use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
 pub use agents::{NewAgent, hash_token};
 pub use channels::{OutboxItem, PostOutcome};
+pub use claims::TransferTarget;
+pub use inbound::{InboundOutcome, IngestOptions, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound};
 pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
-pub use questions::{
-    InboundOutcome, IngestOptions, MAX_BODY_CHARS, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound, QueueFilter,
-    QueuePage, SpamRules, TransferTarget,
-};
+pub use questions::{MAX_BODY_CHARS, SpamRules};
+pub use queue::{QueueFilter, QueuePage};
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 

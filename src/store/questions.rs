@@ -1,116 +1,20 @@
-//! Questions and their messages: inbound and threading, claims, replies, approvals, hand-offs.
+//! Questions and their messages as the store keeps them: reading rows, and recording a
+//! life-cycle change (load, apply, record). The rules themselves are `crate::lifecycle`'s; the
+//! operations are in `inbound`, `claims`, `replies` and `queue`.
 
-use std::collections::HashSet;
-
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::agents::load_agent_where;
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
-use crate::model::{
-    Agent, AgentStatus, Customer, Message, MessageKind, Millis, Question, QuestionDetail, QuestionState, ReplyStatus,
-    Role, event_kind, is_identifier,
-};
-use crate::routing::Classification;
+use crate::lifecycle::{Change, Patch};
+pub use crate::lifecycle::{MAX_BODY_CHARS, SpamRules};
+use crate::model::{Customer, Message, MessageKind, Millis, Question, QuestionState, ReplyStatus};
 
-/// Longest message body the store accepts. Channel limits are far lower and are enforced where
-/// the channel is known (composer, outbox); this only keeps one request from filling the disk.
-pub const MAX_BODY_CHARS: usize = 10_000;
-
-const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
+pub(super) const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
      FROM questions q LEFT JOIN agents h ON h.id = q.holder_id LEFT JOIN agents b ON b.id = q.answered_by_id";
 
-/// A customer message arriving from a channel or webhook.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewInbound {
-    /// `mastodon`, `bluesky`, `x`, `webhook`, or any other channel name.
-    pub channel: String,
-    /// The message's id on its network; a second delivery with the same id is dropped.
-    pub external_id: String,
-    pub customer: Customer,
-    pub text: String,
-    /// The network's thread id, if it has one.
-    #[serde(default)]
-    pub conversation_id: Option<String>,
-    /// External id of the message this one answers: joins the question that holds it.
-    #[serde(default)]
-    pub in_reply_to: Option<String>,
-    /// When the customer posted it; defaults to when the server received it.
-    #[serde(default)]
-    pub received_at: Option<Millis>,
-    #[serde(default)]
-    pub priority: Option<i32>,
-}
-
-/// What a channel connector knows beyond the message itself.
-#[derive(Debug, Clone, Default)]
-pub struct IngestOptions {
-    /// The post's visibility on its network (Mastodon: public, unlisted, private, direct).
-    pub visibility: Option<String>,
-    /// Hold posts that look like spam; `None` (webhooks) takes everything into the queue.
-    pub spam: Option<SpamRules>,
-}
-
-/// When a post is held back from the queue.
-#[derive(Debug, Clone, Default)]
-pub struct SpamRules {
-    /// The author is on the blocked list (decided by the caller, from the configuration).
-    pub blocked: bool,
-    /// This many posts from one account within `flood_window_ms` make the next one a flood.
-    pub flood_max: u32,
-    pub flood_window_ms: i64,
-    /// The same text from the same account within this window is a duplicate.
-    pub duplicate_window_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InboundOutcome {
-    /// `created`, `followup`, `reopened`, `duplicate`, or `held` (kept out of the queue).
-    pub outcome: String,
-    pub question: Question,
-    /// Id of the stored message (for a duplicate: of the first copy).
-    pub message_id: i64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct QueueFilter {
-    pub state: Option<QuestionState>,
-    pub function: Option<String>,
-    pub topic: Option<String>,
-    /// Only questions held by this agent id.
-    pub holder_id: Option<i64>,
-    /// Only questions nobody holds (state open).
-    pub unclaimed: bool,
-    /// Include resolved questions when no state is given.
-    pub include_resolved: bool,
-    pub cursor: Option<String>,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuePage {
-    pub items: Vec<Question>,
-    /// Pass as `cursor` to get the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-    /// How many questions match the filter in all.
-    pub total: i64,
-    /// The id of the newest event this page reflects: every change up to it is in the page. A
-    /// client resumes its event stream after it (`Last-Event-ID: as_of`) and misses nothing,
-    /// even when the stream broke before its first event. Absent from older servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferTarget {
-    Function(String),
-    Agent(String),
-}
-
-fn question_from_row(row: &SqliteRow) -> Result<Question> {
+pub(super) fn question_from_row(row: &SqliteRow) -> Result<Question> {
     let state: String = row.try_get("state")?;
     Ok(Question {
         id: row.try_get("id")?,
@@ -146,7 +50,7 @@ fn question_from_row(row: &SqliteRow) -> Result<Question> {
     })
 }
 
-fn message_from_row(row: &SqliteRow) -> Result<Message> {
+pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
     let kind: String = row.try_get("kind")?;
     let status: Option<String> = row.try_get("status")?;
     Ok(Message {
@@ -167,7 +71,7 @@ fn message_from_row(row: &SqliteRow) -> Result<Message> {
     })
 }
 
-const MESSAGE_SELECT: &str =
+pub(super) const MESSAGE_SELECT: &str =
     "SELECT m.*, r.handle AS reviewer_handle FROM messages m LEFT JOIN agents r ON r.id = m.reviewed_by_id";
 
 pub(super) async fn load_question(conn: &mut SqliteConnection, id: i64) -> Result<Option<Question>> {
@@ -200,7 +104,7 @@ pub(super) async fn question_event(
 }
 
 /// `question_event` for a question the caller has just read or written.
-async fn event_for(
+pub(super) async fn event_for(
     tx: &mut WriteTx,
     kind: &str,
     q: &Question,
@@ -214,29 +118,109 @@ async fn event_for(
     tx.event(kind, Some(q.id), actor, data).await
 }
 
-/// Puts a question back in the shared queue (release, expiry, a disabled holder).
-pub(super) async fn return_to_queue(
-    tx: &mut WriteTx,
-    qid: i64,
-    kind: &str,
-    actor: Option<&str>,
-    reason: &str,
-) -> Result<Question> {
-    let now = tx.now;
-    let previous = must_load(tx.conn(), qid).await?.holder;
-    sqlx::query(
-        "UPDATE questions SET state = 'open', holder_id = NULL, lease_until = NULL, claimed_at = NULL, \
-         updated_at = ? WHERE id = ?",
-    )
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    question_event(tx, kind, qid, actor, serde_json::json!({ "reason": reason, "previous_holder": previous })).await
+/// Question `qid` with its response target (`sla_ms`), which the model does not carry.
+pub(super) async fn must_load_with_sla(conn: &mut SqliteConnection, qid: i64) -> Result<(Question, i64)> {
+    let sql = format!("{QUESTION_SELECT} WHERE q.id = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(qid)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
+    Ok((question_from_row(&row)?, row.try_get("sla_ms")?))
+}
+
+/// Records one life-cycle change inside `tx`: the fields it writes, then its event carrying the
+/// question as it is now. Returns that question.
+pub(super) async fn apply(tx: &mut WriteTx, qid: i64, change: Change) -> Result<Question> {
+    write_patch(tx.conn(), qid, &change.patch).await?;
+    question_event(tx, change.event, qid, change.actor.as_deref(), change.extra).await
+}
+
+/// Writes the fields `patch` sets, and only those.
+async fn write_patch(conn: &mut SqliteConnection, qid: i64, patch: &Patch) -> Result<()> {
+    let mut sets: Vec<&str> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut set = |column: &'static str, value: Bind| {
+        sets.push(column);
+        binds.push(value);
+    };
+    if let Some(v) = patch.state {
+        set("state = ?", Bind::Text(v.as_str().to_string()));
+    }
+    if let Some(v) = patch.holder_id {
+        set("holder_id = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.lease_until {
+        set("lease_until = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.claimed_at {
+        set("claimed_at = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.resolved_at {
+        set("resolved_at = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.awaiting_since {
+        set("awaiting_since = ?", Bind::OptInt(v));
+    }
+    if let Some(v) = patch.sla_due_at {
+        set("sla_due_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.sla_ms {
+        set("sla_ms = ?", Bind::Int(v));
+    }
+    if let Some(v) = &patch.topic {
+        set("topic = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &patch.function {
+        set("function = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &patch.matched_rule {
+        set("matched_rule = ?", Bind::OptText(v.clone()));
+    }
+    if let Some(v) = patch.confidence {
+        set("confidence = ?", Bind::Float(v as f64));
+    }
+    if let Some(v) = patch.unsure {
+        set("unsure = ?", Bind::Int(v as i64));
+    }
+    if let Some(v) = patch.answered_by_id {
+        set("answered_by_id = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.first_response_at {
+        set("first_response_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.inbound_count {
+        set("inbound_count = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.last_inbound_at {
+        set("last_inbound_at = ?", Bind::Int(v));
+    }
+    if let Some(v) = patch.updated_at {
+        set("updated_at = ?", Bind::Int(v));
+    }
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("UPDATE questions SET {} WHERE id = ?", sets.join(", "));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in &binds {
+        query = b.bind(query);
+    }
+    query.bind(qid).execute(conn).await?;
+    Ok(())
+}
+
+/// An event's fields: the message first, then the rule's.
+pub(super) fn with_message(m: &Message, extra: serde_json::Value) -> serde_json::Value {
+    let mut data = serde_json::json!({ "message": m });
+    if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    data
 }
 
 /// How many questions an agent holds (claimed, or waiting for approval of their reply).
-async fn holding(conn: &mut SqliteConnection, agent_id: i64) -> Result<i64> {
+pub(super) async fn holding(conn: &mut SqliteConnection, agent_id: i64) -> Result<i64> {
     Ok(sqlx::query(
         "SELECT COUNT(*) AS n FROM questions WHERE holder_id = ? AND state IN ('claimed', 'awaiting_approval')",
     )
@@ -246,1266 +230,48 @@ async fn holding(conn: &mut SqliteConnection, agent_id: i64) -> Result<i64> {
     .try_get("n")?)
 }
 
-fn ago(now: Millis, then: Option<Millis>) -> String {
-    let secs = ((now - then.unwrap_or(now)).max(0) / 1000) as u64;
-    match secs {
-        0..=59 => format!("{secs} s ago"),
-        60..=3599 => format!("{} min ago", secs / 60),
-        _ => format!("{} h ago", secs / 3600),
-    }
-}
-
-/// The claim itself, shared by `claim` and `next`. The caller holds the write transaction, so no
-/// second claim can interleave: exactly one of any number of racing callers wins.
-async fn claim_in_tx(tx: &mut WriteTx, q: &Question, agent: &Agent, lease_ms: i64) -> Result<Question> {
-    let now = tx.now;
-    match q.state {
-        QuestionState::Resolved => {
-            return Err(Error::conflict("resolved", format!("question #{} is resolved; reopen it first", q.id)));
-        }
-        QuestionState::AwaitingApproval if q.holder.as_deref() != Some(agent.handle.as_str()) => {
-            return Err(Error::conflict(
-                "already_claimed",
-                format!(
-                    "question #{} is held by @{} while a mentor reviews their reply",
-                    q.id,
-                    q.holder.as_deref().unwrap_or("?")
-                ),
-            ));
-        }
-        QuestionState::AwaitingApproval => {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("your reply to #{} is waiting for a mentor", q.id),
-            ));
-        }
-        QuestionState::Claimed => {
-            let holder = q.holder.as_deref().unwrap_or("?");
-            if holder == agent.handle {
-                // Claiming what you already hold renews the lease.
-                return renew_in_tx(tx, q.id, agent, lease_ms).await;
-            }
-            if q.lease_until.is_some_and(|t| t > now) {
-                return Err(Error::conflict(
-                    "already_claimed",
-                    format!("already claimed by @{holder} {}", ago(now, q.claimed_at)),
-                ));
-            }
-            // The lease ran out and the expiry job has not run yet: return it first, so the
-            // event stream tells the whole story.
-            return_to_queue(tx, q.id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
-        }
-        QuestionState::Held => {
-            return Err(Error::conflict(
-                "held",
-                format!("question #{} is held as possible spam; a lead can let it into the queue first", q.id),
-            ));
-        }
-        QuestionState::Open => {}
-    }
-    let held = holding(tx.conn(), agent.id).await?;
-    if held >= agent.capacity as i64 {
-        return Err(Error::conflict(
-            "at_capacity",
-            format!(
-                "you already hold {held} question{} (your capacity is {}); resolve or release one first",
-                if held == 1 { "" } else { "s" },
-                agent.capacity
-            ),
-        ));
-    }
-    sqlx::query(
-        "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, updated_at = ? \
-         WHERE id = ?",
-    )
-    .bind(agent.id)
-    .bind(now.saturating_add(lease_ms))
-    .bind(now)
-    .bind(now)
-    .bind(q.id)
-    .execute(tx.conn())
-    .await?;
-    question_event(tx, event_kind::QUESTION_CLAIMED, q.id, Some(&agent.handle), serde_json::json!({})).await
-}
-
-async fn renew_in_tx(tx: &mut WriteTx, qid: i64, agent: &Agent, lease_ms: i64) -> Result<Question> {
-    let now = tx.now;
-    sqlx::query("UPDATE questions SET lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now.saturating_add(lease_ms))
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-    question_event(tx, event_kind::QUESTION_RENEWED, qid, Some(&agent.handle), serde_json::json!({})).await
-}
-
-/// Checks that `agent` holds `q` (or, where `leads_may` is set, is a lead or admin).
-fn require_holder(q: &Question, agent: &Agent, leads_may: bool, action: &str) -> Result<()> {
-    if q.holder.as_deref() == Some(agent.handle.as_str()) {
-        return Ok(());
-    }
-    if leads_may && agent.role >= Role::Lead {
-        return Ok(());
-    }
-    Err(match &q.holder {
-        Some(h) => Error::conflict("not_holder", format!("cannot {action} #{}: it is held by @{h}", q.id)),
-        None => Error::conflict("not_holder", format!("cannot {action} #{}: claim it first", q.id)),
-    })
-}
-
-fn check_body(body: &str) -> Result<()> {
-    if body.trim().is_empty() {
-        return Err(Error::invalid("the message is empty"));
-    }
-    let n = body.chars().count();
-    if n > MAX_BODY_CHARS {
-        return Err(Error::invalid(format!("the message is {n} characters; at most {MAX_BODY_CHARS} are accepted")));
-    }
-    Ok(())
-}
-
-/// Sends an approved reply on its way: outbox row, and the question records that the customer
-/// has an answer.
-async fn release_reply(tx: &mut WriteTx, message_id: i64, qid: i64, answered_by: i64) -> Result<()> {
-    let now = tx.now;
-    let row = sqlx::query("SELECT channel, idempotency_key FROM messages WHERE id = ?")
-        .bind(message_id)
-        .fetch_one(tx.conn())
-        .await?;
-    let channel: String = row.try_get("channel")?;
-    let key: Option<String> = row.try_get("idempotency_key")?;
-    sqlx::query("UPDATE messages SET status = 'approved', released_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(message_id)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query(
-        "INSERT INTO outbox (message_id, question_id, channel, idempotency_key, created_at, next_attempt_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(message_id)
-    .bind(qid)
-    .bind(channel)
-    .bind(key.unwrap_or_else(|| format!("helphive-message-{message_id}")))
-    .bind(now)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query(
-        "UPDATE questions SET answered_by_id = ?, awaiting_since = NULL, \
-         first_response_at = COALESCE(first_response_at, ?), updated_at = ? WHERE id = ?",
-    )
-    .bind(answered_by)
-    .bind(now)
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Stores a customer message: a new question, a follow-up that joins its question (and
-    /// reopens it, back to the agent who answered when they are online), or a dropped duplicate.
-    pub async fn inbound(
-        &self,
-        msg: NewInbound,
-        class: &Classification,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<InboundOutcome> {
-        self.ingest(msg, &IngestOptions::default(), class, lease_ms, now).await
-    }
-
-    /// `inbound` with options: records the post's visibility and, with spam rules, holds a post
-    /// from a blocked account, an exact duplicate or a flood out of the queue (outcome `held`)
-    /// instead of threading it. All in one transaction.
-    pub async fn ingest(
-        &self,
-        mut msg: NewInbound,
-        opts: &IngestOptions,
-        class: &Classification,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<InboundOutcome> {
-        prepare_inbound(&mut msg, now)?;
-        let mut tx = self.write(now).await?;
-        let outcome = ingest_in_tx(&mut tx, msg, opts, class, lease_ms, now, Hints::default()).await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Many customer messages in one transaction, in order: what a webhook batch or a page from
-    /// a network brings. Each answer is the message's outcome, or why it was refused (no id, an
-    /// empty text, an impossible time): one bad message does not keep the rest out. One commit
-    /// instead of one per message is what lets a burst of thousands go in within a second.
-    pub async fn ingest_batch(
-        &self,
-        items: Vec<(NewInbound, IngestOptions, Classification)>,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<Vec<Result<InboundOutcome>>> {
-        let mut answers: Vec<Option<Result<InboundOutcome>>> = Vec::with_capacity(items.len());
-        let mut good = Vec::with_capacity(items.len());
-        for (mut msg, opts, class) in items {
-            match prepare_inbound(&mut msg, now) {
-                Ok(()) => {
-                    answers.push(None);
-                    good.push((msg, opts, class));
-                }
-                Err(e) => answers.push(Some(Err(e))),
-            }
-        }
-        let mut stored = Vec::with_capacity(good.len());
-        if !good.is_empty() {
-            let mut tx = self.write(now).await?;
-            // One look for the whole batch instead of one per message; a message whose id comes
-            // twice in the batch, or is already stored, takes the careful path.
-            // Likewise for the spam rules: an account that never wrote before, and writes once
-            // in the batch, can be neither a duplicate nor a flood.
-            let known = stored_external_ids(tx.conn(), &good).await?;
-            let writers = known_authors(tx.conn(), &good).await?;
-            let mut seen = std::collections::HashSet::new();
-            let mut seen_authors = std::collections::HashSet::new();
-            for (msg, opts, class) in good {
-                let key = (msg.channel.clone(), msg.external_id.clone());
-                let author = (msg.channel.clone(), msg.customer.handle.clone());
-                let hints = Hints {
-                    known_new: !known.contains(&key) && seen.insert(key),
-                    first_post: !writers.contains(&author) && seen_authors.insert(author),
-                };
-                stored.push(ingest_in_tx(&mut tx, msg, &opts, &class, lease_ms, now, hints).await?);
-            }
-            tx.commit().await?;
-        }
-        let mut stored = stored.into_iter();
-        Ok(answers
-            .into_iter()
-            .map(|a| {
-                a.unwrap_or_else(|| stored.next().ok_or_else(|| Error::Internal("batch answers out of step".into())))
-            })
-            .collect())
-    }
-
-    pub async fn claim(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        let q = claim_in_tx(&mut tx, &q, agent, lease_ms).await?;
-        tx.commit().await?;
-        Ok(q)
-    }
-
-    /// Claims the first of `candidates` (best first) that is still free, in one transaction, so
-    /// agents pulling at the same moment each get a different question instead of all racing
-    /// for the same one. `None`: every candidate was taken meanwhile.
-    pub async fn claim_first(
-        &self,
-        candidates: &[i64],
-        agent: &Agent,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<Option<Question>> {
-        let mut tx = self.write(now).await?;
-        for &qid in candidates {
-            let Some(q) = load_question(tx.conn(), qid).await? else { continue };
-            match claim_in_tx(&mut tx, &q, agent, lease_ms).await {
-                Ok(q) => {
-                    tx.commit().await?;
-                    return Ok(Some(q));
-                }
-                // Taken, resolved or held since the snapshot: the next one.
-                Err(Error::Conflict {
-                    code: "already_claimed" | "resolved" | "held" | "awaiting_approval", ..
-                }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
-    }
-
-    pub async fn renew(&self, qid: i64, agent: &Agent, lease_ms: i64, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, false, "renew")?;
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} has no lease to renew")));
-        }
-        let q = renew_in_tx(&mut tx, qid, agent, lease_ms).await?;
-        tx.commit().await?;
-        Ok(q)
-    }
-
-    pub async fn release(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "release")?;
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} is {}, not claimed", q.state.as_str())));
-        }
-        let q = return_to_queue(&mut tx, qid, event_kind::QUESTION_RELEASED, Some(&agent.handle), "released").await?;
-        tx.commit().await?;
-        Ok(q)
-    }
-
-    /// Hands a question to another function (back to the queue there) or straight to a
-    /// colleague, with an internal note so the context travels with it.
-    #[allow(clippy::too_many_arguments)] // each is a separate piece of the request
-    pub async fn transfer(
+    /// Load, apply, record: loads question `qid` in a write transaction, asks `rule` (one of
+    /// `lifecycle`'s) what changes, records each change with its event, and commits. Returns the
+    /// question as it is then; a refusal leaves everything as it was.
+    pub(super) async fn transition<C>(
         &self,
         qid: i64,
-        agent: &Agent,
-        target: TransferTarget,
-        note: Option<String>,
-        known_functions: &[String],
-        lease_ms: i64,
         now: Millis,
-    ) -> Result<Question> {
-        if let Some(n) = &note {
-            check_body(n)?;
-        }
+        rule: impl FnOnce(&Question) -> Result<C>,
+    ) -> Result<Question>
+    where
+        C: IntoIterator<Item = Change>,
+    {
         let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "transfer")?;
-        if q.state == QuestionState::Resolved {
-            return Err(Error::conflict("resolved", format!("#{qid} is resolved; reopen it first")));
+        let mut q = must_load(tx.conn(), qid).await?;
+        for change in rule(&q)? {
+            q = apply(&mut tx, qid, change).await?;
         }
-        if q.state == QuestionState::AwaitingApproval {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("#{qid} has a reply waiting for a mentor; transfer it after the review"),
-            ));
-        }
-        let target_desc = match &target {
-            TransferTarget::Function(f) => {
-                if !known_functions.iter().any(|k| k == f) {
-                    return Err(Error::invalid(format!(
-                        "unknown function '{f}'; known: {}",
-                        known_functions.join(", ")
-                    )));
-                }
-                sqlx::query(
-                    "UPDATE questions SET function = ?, state = 'open', holder_id = NULL, lease_until = NULL, \
-                     claimed_at = NULL, updated_at = ? WHERE id = ?",
-                )
-                .bind(f.clone())
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                serde_json::json!({ "to_function": f })
-            }
-            TransferTarget::Agent(h) => {
-                let h = h.trim_start_matches('@');
-                let to = load_agent_where(tx.conn(), "a.handle = ?", h)
-                    .await?
-                    .ok_or_else(|| Error::not_found(format!("no agent '@{h}'")))?;
-                if to.disabled {
-                    return Err(Error::conflict("agent_disabled", format!("@{h} is disabled")));
-                }
-                if to.id == agent.id {
-                    return Err(Error::invalid("you cannot transfer a question to yourself"));
-                }
-                let held = holding(tx.conn(), to.id).await?;
-                if held >= to.capacity as i64 {
-                    return Err(Error::conflict(
-                        "at_capacity",
-                        format!("@{h} is at capacity ({held} of {}); transfer to their function instead", to.capacity),
-                    ));
-                }
-                sqlx::query(
-                    "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, \
-                     updated_at = ? WHERE id = ?",
-                )
-                .bind(to.id)
-                .bind(now.saturating_add(lease_ms))
-                .bind(now)
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                serde_json::json!({ "to_agent": to.handle })
-            }
-        };
-        if let Some(n) = note {
-            insert_note(&mut tx, qid, agent, &n).await?;
-        }
-        let mut extra = target_desc;
-        extra["from"] = serde_json::json!(q.holder);
-        let q = question_event(&mut tx, event_kind::QUESTION_TRANSFERRED, qid, Some(&agent.handle), extra).await?;
         tx.commit().await?;
         Ok(q)
-    }
-
-    /// Marks a question done. A customer still waiting for an answer (a question never
-    /// answered, or a follow-up that came in after the last reply) keeps it open unless the
-    /// caller says `without_reply`: a follow-up must never be closed unseen.
-    pub async fn resolve(&self, qid: i64, agent: &Agent, without_reply: bool, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, true, "resolve")?;
-        match q.state {
-            QuestionState::Resolved => return Ok(q),
-            QuestionState::AwaitingApproval => {
-                return Err(Error::conflict(
-                    "awaiting_approval",
-                    format!("#{qid} has a reply waiting for a mentor; resolve it after the review"),
-                ));
-            }
-            _ => {}
-        }
-        if let (Some(since), false) = (q.awaiting_since, without_reply) {
-            return Err(Error::conflict(
-                "customer_waiting",
-                format!(
-                    "@{} is waiting for a reply (since {}); reply first, or resolve without a reply",
-                    q.customer.handle,
-                    ago(now, Some(since))
-                ),
-            ));
-        }
-        sqlx::query(
-            "UPDATE questions SET state = 'resolved', holder_id = NULL, lease_until = NULL, claimed_at = NULL, \
-             resolved_at = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-        // Resolved in the topic it was routed to (not unsure, not the default topic by lack of a
-        // rule): a confirmation the topic model learns from at its next retraining.
-        if q.matched_rule.is_some() && !q.unsure {
-            sqlx::query(
-                "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'resolved', ?) \
-                 ON CONFLICT (text, topic) DO NOTHING",
-            )
-            .bind(q.text.clone())
-            .bind(q.topic.clone())
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-        }
-        let q = question_event(&mut tx, event_kind::QUESTION_RESOLVED, qid, Some(&agent.handle), serde_json::json!({}))
-            .await?;
-        tx.commit().await?;
-        Ok(q)
-    }
-
-    pub async fn reopen(&self, qid: i64, agent: &Agent, now: Millis) -> Result<Question> {
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        if q.state != QuestionState::Resolved {
-            return Err(Error::conflict("not_resolved", format!("#{qid} is {}, not resolved", q.state.as_str())));
-        }
-        sqlx::query("UPDATE questions SET state = 'open', resolved_at = NULL, updated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-        let q = question_event(
-            &mut tx,
-            event_kind::QUESTION_REOPENED,
-            qid,
-            Some(&agent.handle),
-            serde_json::json!({ "reason": "reopened" }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(q)
-    }
-
-    /// Stores a reply from the holder. A retry with the same idempotency key returns the first
-    /// reply and changes nothing. A novice's reply waits for a mentor; anyone else's goes
-    /// straight to the outbox.
-    pub async fn reply(
-        &self,
-        qid: i64,
-        agent: &Agent,
-        body: &str,
-        idempotency_key: Option<&str>,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<Message> {
-        check_body(body)?;
-        if let Some(k) = idempotency_key
-            && (k.is_empty() || k.chars().count() > 128)
-        {
-            return Err(Error::invalid("idempotency key must be 1 to 128 characters"));
-        }
-        let mut tx = self.write(now).await?;
-        if let Some(k) = idempotency_key {
-            let sql = format!("{MESSAGE_SELECT} WHERE m.agent_id = ? AND m.idempotency_key = ?");
-            let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(agent.id)
-                .bind(k.to_string())
-                .fetch_optional(tx.conn())
-                .await?;
-            if let Some(row) = existing {
-                let m = message_from_row(&row)?;
-                if m.question_id != qid {
-                    return Err(Error::conflict(
-                        "idempotency_key_reused",
-                        "this idempotency key was already used for another question",
-                    ));
-                }
-                return Ok(m);
-            }
-        }
-        let q = must_load(tx.conn(), qid).await?;
-        require_holder(&q, agent, false, "reply to")?;
-        if q.state == QuestionState::AwaitingApproval {
-            return Err(Error::conflict(
-                "awaiting_approval",
-                format!("your earlier reply to #{qid} is still waiting for a mentor"),
-            ));
-        }
-        if q.state != QuestionState::Claimed {
-            return Err(Error::conflict("not_claimed", format!("#{qid} is {}; claim it first", q.state.as_str())));
-        }
-        let status = if agent.novice { ReplyStatus::AwaitingApproval } else { ReplyStatus::Approved };
-        let r = sqlx::query(
-            "INSERT INTO messages (question_id, kind, author, agent_id, body, created_at, channel, status, idempotency_key) \
-             VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(qid)
-        .bind(agent.handle.clone())
-        .bind(agent.id)
-        .bind(body.to_string())
-        .bind(now)
-        .bind(q.channel.clone())
-        .bind(status.as_str())
-        .bind(idempotency_key.map(str::to_string))
-        .execute(tx.conn())
-        .await?;
-        let mid = r.last_insert_rowid();
-        let kind = if agent.novice {
-            sqlx::query(
-                "UPDATE questions SET state = 'awaiting_approval', lease_until = NULL, updated_at = ? WHERE id = ?",
-            )
-            .bind(now)
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-            event_kind::REPLY_AWAITING_APPROVAL
-        } else {
-            release_reply(&mut tx, mid, qid, agent.id).await?;
-            sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now.saturating_add(lease_ms))
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-            event_kind::REPLY_SENT
-        };
-        let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(&mut tx, kind, qid, Some(&agent.handle), serde_json::json!({ "message": &m })).await?;
-        tx.commit().await?;
-        Ok(m)
-    }
-
-    /// Adds an internal note. Any employee may leave one on any question: notes are how context
-    /// travels with a hand-off. They are never posted.
-    pub async fn note(&self, qid: i64, agent: &Agent, body: &str, lease_ms: i64, now: Millis) -> Result<Message> {
-        check_body(body)?;
-        let mut tx = self.write(now).await?;
-        let q = must_load(tx.conn(), qid).await?;
-        let mid = insert_note(&mut tx, qid, agent, body).await?;
-        if q.state == QuestionState::Claimed && q.holder.as_deref() == Some(agent.handle.as_str()) {
-            // The holder is working on it: a note renews the lease like a reply does.
-            sqlx::query("UPDATE questions SET lease_until = ? WHERE id = ?")
-                .bind(now.saturating_add(lease_ms))
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-        }
-        let m = load_message(tx.conn(), mid).await?.ok_or_else(|| Error::Internal("note vanished".into()))?;
-        question_event(&mut tx, event_kind::NOTE_ADDED, qid, Some(&agent.handle), serde_json::json!({ "message": &m }))
-            .await?;
-        tx.commit().await?;
-        Ok(m)
-    }
-
-    /// Records that `agent` is looking at a question, so colleagues see it (collision
-    /// visibility). Only an event: nothing about the question changes.
-    pub async fn viewing(&self, qid: i64, agent: &Agent, now: Millis) -> Result<()> {
-        let mut tx = self.write(now).await?;
-        must_load(tx.conn(), qid).await?;
-        tx.event(event_kind::QUESTION_VIEWING, Some(qid), Some(&agent.handle), serde_json::json!({})).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A mentor (of this novice) or a lead approves a novice's reply, optionally edited. It goes
-    /// to the outbox and the question returns to the novice.
-    pub async fn approve(
-        &self,
-        message_id: i64,
-        reviewer: &Agent,
-        edited: Option<&str>,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<Message> {
-        if let Some(b) = edited {
-            check_body(b)?;
-        }
-        let mut tx = self.write(now).await?;
-        let (m, novice) = pending_review(&mut tx, message_id, reviewer).await?;
-        if let Some(b) = edited {
-            sqlx::query("UPDATE messages SET body = ? WHERE id = ?")
-                .bind(b.to_string())
-                .bind(message_id)
-                .execute(tx.conn())
-                .await?;
-        }
-        sqlx::query("UPDATE messages SET reviewed_by_id = ?, review_note = ? WHERE id = ?")
-            .bind(reviewer.id)
-            .bind(edited.map(|_| "edited by reviewer".to_string()))
-            .bind(message_id)
-            .execute(tx.conn())
-            .await?;
-        release_reply(&mut tx, message_id, m.question_id, novice.id).await?;
-        back_to_novice(&mut tx, m.question_id, lease_ms).await?;
-        let m = load_message(tx.conn(), message_id).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(
-            &mut tx,
-            event_kind::REPLY_APPROVED,
-            m.question_id,
-            Some(&reviewer.handle),
-            serde_json::json!({ "message": &m, "edited": edited.is_some() }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(m)
-    }
-
-    /// Sends a novice's reply back with a reason; it is never posted and the novice can write
-    /// another.
-    pub async fn reject(
-        &self,
-        message_id: i64,
-        reviewer: &Agent,
-        reason: &str,
-        lease_ms: i64,
-        now: Millis,
-    ) -> Result<Message> {
-        if reason.trim().is_empty() {
-            return Err(Error::invalid("say why the reply is rejected, so the novice can learn"));
-        }
-        check_body(reason)?;
-        let mut tx = self.write(now).await?;
-        let (m, _) = pending_review(&mut tx, message_id, reviewer).await?;
-        sqlx::query("UPDATE messages SET status = 'rejected', reviewed_by_id = ?, review_note = ? WHERE id = ?")
-            .bind(reviewer.id)
-            .bind(reason.to_string())
-            .bind(message_id)
-            .execute(tx.conn())
-            .await?;
-        back_to_novice(&mut tx, m.question_id, lease_ms).await?;
-        let m = load_message(tx.conn(), message_id).await?.ok_or_else(|| Error::Internal("reply vanished".into()))?;
-        question_event(
-            &mut tx,
-            event_kind::REPLY_REJECTED,
-            m.question_id,
-            Some(&reviewer.handle),
-            serde_json::json!({ "message": &m }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(m)
-    }
-
-    /// Replies waiting for this reviewer: their mentees' for a mentor, everyone's for a lead.
-    pub async fn pending_approvals(&self, reviewer: &Agent) -> Result<Vec<(Message, Question)>> {
-        if reviewer.role < Role::Mentor {
-            return Err(Error::forbidden("only mentors, leads and admins review replies"));
-        }
-        let mut conn = self.read().await?;
-        let sql = format!(
-            "{MESSAGE_SELECT} JOIN agents n ON n.id = m.agent_id \
-             WHERE m.status = 'awaiting_approval' AND (? OR n.mentor_id = ?) ORDER BY m.id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(reviewer.role >= Role::Lead)
-            .bind(reviewer.id)
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let m = message_from_row(row)?;
-            let q = must_load(&mut conn, m.question_id).await?;
-            out.push((m, q));
-        }
-        Ok(out)
-    }
-
-    /// Returns every question whose lease ran out to the queue; returns how many.
-    pub async fn expire_leases(&self, now: Millis) -> Result<usize> {
-        // A cheap read first: the common case is nothing to do, and then no write lock is taken.
-        let mut conn = self.read().await?;
-        let due = sqlx::query("SELECT 1 FROM questions WHERE state = 'claimed' AND lease_until < ? LIMIT 1")
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
-        drop(conn);
-        if due.is_none() {
-            return Ok(0);
-        }
-        let mut tx = self.write(now).await?;
-        let ids: Vec<i64> =
-            sqlx::query("SELECT id FROM questions WHERE state = 'claimed' AND lease_until < ? ORDER BY id")
-                .bind(now)
-                .fetch_all(tx.conn())
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
-        for id in &ids {
-            return_to_queue(&mut tx, *id, event_kind::QUESTION_LEASE_EXPIRED, None, "lease expired").await?;
-        }
-        tx.commit().await?;
-        Ok(ids.len())
-    }
-
-    pub async fn question(&self, qid: i64) -> Result<QuestionDetail> {
-        let mut conn = self.read().await?;
-        let question = must_load(&mut conn, qid).await?;
-        let sql = format!("{MESSAGE_SELECT} WHERE m.question_id = ? ORDER BY m.id");
-        let messages = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(qid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let sql = format!(
-            "{QUESTION_SELECT} WHERE q.channel = ? AND q.customer_handle = ? AND q.id != ? ORDER BY q.received_at DESC LIMIT 20"
-        );
-        let earlier = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(question.channel.clone())
-            .bind(question.customer.handle.clone())
-            .bind(qid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(question_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(QuestionDetail { question, messages, earlier })
-    }
-
-    /// The shared queue, most urgent first (earliest SLA deadline), one page at a time.
-    pub async fn queue(&self, filter: &QueueFilter) -> Result<QueuePage> {
-        let limit = filter.limit.clamp(1, 500);
-        let mut conditions: Vec<&str> = Vec::new();
-        let mut binds: Vec<Bind> = Vec::new();
-        match filter.state {
-            Some(s) => {
-                conditions.push("q.state = ?");
-                binds.push(Bind::Text(s.as_str().to_string()));
-            }
-            None if !filter.include_resolved => conditions.push("q.state NOT IN ('resolved', 'held')"),
-            None => conditions.push("q.state != 'held'"),
-        }
-        if filter.unclaimed {
-            conditions.push("q.state = 'open'");
-        }
-        if let Some(f) = &filter.function {
-            conditions.push("q.function = ?");
-            binds.push(Bind::Text(f.clone()));
-        }
-        if let Some(t) = &filter.topic {
-            conditions.push("q.topic = ?");
-            binds.push(Bind::Text(t.clone()));
-        }
-        if let Some(h) = filter.holder_id {
-            conditions.push("q.holder_id = ?");
-            binds.push(Bind::Int(h));
-        }
-        let mut conn = self.read().await?;
-        // Read before the questions: every event up to here is committed with its change, so
-        // the page reflects at least this much (a later change may show too; replaying its event
-        // is harmless, the newer copy of a question wins).
-        let as_of: i64 = sqlx::query(
-            "SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0), \
-             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) AS n",
-        )
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")?;
-        let where_all = if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") };
-        let count_sql = format!("SELECT COUNT(*) AS n FROM questions q WHERE {where_all}");
-        let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));
-        for b in &binds {
-            count = b.bind(count);
-        }
-        let total: i64 = count.fetch_one(&mut *conn).await?.try_get("n")?;
-
-        let mut page_conditions = where_all;
-        let mut page_binds = binds;
-        if let Some(c) = &filter.cursor {
-            let (due, id) = parse_cursor(c)?;
-            page_conditions.push_str(" AND (q.sla_due_at > ? OR (q.sla_due_at = ? AND q.id > ?))");
-            page_binds.extend([Bind::Int(due), Bind::Int(due), Bind::Int(id)]);
-        }
-        let sql = format!("{QUESTION_SELECT} WHERE {page_conditions} ORDER BY q.sla_due_at, q.id LIMIT ?");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in &page_binds {
-            query = b.bind(query);
-        }
-        let rows = query.bind(limit as i64 + 1).fetch_all(&mut *conn).await?;
-        let mut items = rows.iter().map(question_from_row).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|q| format!("{}.{}", q.sla_due_at, q.id))
-        } else {
-            None
-        };
-        Ok(QueuePage { items, next_cursor, total, as_of: Some(as_of) })
     }
 }
 
-enum Bind {
+pub(super) enum Bind {
     Text(String),
     Int(i64),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+    Float(f64),
 }
 
 impl Bind {
-    fn bind<'q>(
+    pub(super) fn bind<'q>(
         &self,
         q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
     ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
         match self {
             Bind::Text(s) => q.bind(s.clone()),
             Bind::Int(i) => q.bind(*i),
+            Bind::OptInt(i) => q.bind(*i),
+            Bind::OptText(s) => q.bind(s.clone()),
+            Bind::Float(f) => q.bind(*f),
         }
     }
-}
-
-fn parse_cursor(c: &str) -> Result<(i64, i64)> {
-    let bad = || Error::invalid(format!("cursor '{c}' is not one this server gave out"));
-    let (a, b) = c.split_once('.').ok_or_else(bad)?;
-    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
-}
-
-/// How far back a customer message's `received_at` may lie: a connector catching up on a backlog
-/// brings older posts, but nothing older than a year is a question anyone is waiting on, and
-/// beyond a sane window the deadline arithmetic and the waiting times stop meaning anything.
-pub const MAX_MESSAGE_AGE_MS: Millis = 366 * 24 * 60 * 60 * 1000;
-/// How far ahead of the server's clock `received_at` may be (the sender's clock running fast).
-pub const MAX_CLOCK_AHEAD_MS: Millis = 10 * 60 * 1000;
-
-/// Checks a customer message before it is stored, and makes what can be kept storable: a text
-/// over the length limit is cut, with a marker, rather than refused (the customer did write it,
-/// and a gateway would otherwise retry it forever).
-fn prepare_inbound(msg: &mut NewInbound, now: Millis) -> Result<()> {
-    // Lengths in characters, as the API documents them (JSON Schema counts characters).
-    let chars = |s: &str| s.chars().count();
-    if !is_identifier(&msg.channel) {
-        return Err(Error::invalid("channel must be a lowercase name such as mastodon, bluesky, x or webhook"));
-    }
-    if msg.external_id.trim().is_empty() || chars(&msg.external_id) > 256 {
-        return Err(Error::invalid("external_id must be 1 to 256 characters"));
-    }
-    if msg.customer.handle.trim().is_empty() || chars(&msg.customer.handle) > 256 {
-        return Err(Error::invalid("customer.handle must be 1 to 256 characters"));
-    }
-    if chars(&msg.customer.name) > 256 {
-        return Err(Error::invalid("customer.name must be at most 256 characters"));
-    }
-    for (name, v) in [("conversation_id", &msg.conversation_id), ("in_reply_to", &msg.in_reply_to)] {
-        if v.as_ref().is_some_and(|s| s.is_empty() || chars(s) > 256) {
-            return Err(Error::invalid(format!("{name} must be 1 to 256 characters when given")));
-        }
-    }
-    if let Some(p) = msg.priority
-        && !(-10..=10).contains(&p)
-    {
-        return Err(Error::invalid("priority must be from -10 to 10"));
-    }
-    if let Some(at) = msg.received_at
-        && (at < now.saturating_sub(MAX_MESSAGE_AGE_MS) || at > now.saturating_add(MAX_CLOCK_AHEAD_MS))
-    {
-        return Err(Error::invalid(format!(
-            "received_at {at} is not a time this message can have been received: give milliseconds since the Unix \
-             epoch, within the last year and at most 10 minutes ahead of the server's clock ({now})"
-        )));
-    }
-    if msg.text.trim().is_empty() {
-        return Err(Error::invalid("the message is empty"));
-    }
-    cut_to_length(&mut msg.text);
-    Ok(())
-}
-
-/// Cuts a customer text over [`MAX_BODY_CHARS`] at a character boundary and says so at the end.
-fn cut_to_length(text: &mut String) {
-    let n = text.chars().count();
-    if n <= MAX_BODY_CHARS {
-        return;
-    }
-    let marker = format!(" [… cut by helphive: the customer wrote {n} characters]");
-    let keep = MAX_BODY_CHARS - marker.chars().count();
-    let end = text.char_indices().nth(keep).map(|(i, _)| i).unwrap_or(text.len());
-    text.truncate(end);
-    text.push_str(&marker);
-}
-
-/// Why a post should be held out of the queue, if it should.
-/// What a batch learned about a message before it is stored, to save a look per message.
-#[derive(Debug, Clone, Copy, Default)]
-struct Hints {
-    /// The store does not have the message yet.
-    known_new: bool,
-    /// Its author has no earlier message on the channel.
-    first_post: bool,
-}
-
-type Items = [(NewInbound, IngestOptions, Classification)];
-
-/// Which of `items` (channel, external id) the store already has.
-async fn stored_external_ids(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
-    let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.external_id.as_str()));
-    found_per_channel(conn, keys, "SELECT external_id FROM messages WHERE channel = ? AND external_id IN").await
-}
-
-/// Which authors of `items` (channel, handle) have written on the channel before.
-async fn known_authors(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
-    let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.customer.handle.as_str()));
-    let sql = "SELECT DISTINCT author FROM messages WHERE kind = 'inbound' AND channel = ? AND author IN";
-    found_per_channel(conn, keys, sql).await
-}
-
-/// Runs `select` (ending in `IN`, taking the channel first) for the values of each channel and
-/// returns the (channel, value) pairs it found.
-async fn found_per_channel<'a>(
-    conn: &mut SqliteConnection,
-    keys: impl Iterator<Item = (&'a str, &'a str)>,
-    select: &str,
-) -> Result<HashSet<(String, String)>> {
-    let mut by_channel: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (channel, value) in keys {
-        by_channel.entry(channel).or_default().push(value);
-    }
-    let mut found = HashSet::new();
-    for (channel, values) in by_channel {
-        // SQLite takes 32,766 parameters; a batch is at most 1,000 messages.
-        for chunk in values.chunks(900) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("{select} ({marks})");
-            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(channel.to_string());
-            for v in chunk {
-                q = q.bind(v.to_string());
-            }
-            for v in q.fetch_all(&mut *conn).await? {
-                found.insert((channel.to_string(), v));
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// One customer message, inside the caller's transaction (see [`Store::ingest`]), with what the
-/// caller already knows about it.
-async fn ingest_in_tx(
-    tx: &mut WriteTx,
-    msg: NewInbound,
-    opts: &IngestOptions,
-    class: &Classification,
-    lease_ms: i64,
-    now: Millis,
-    hints: Hints,
-) -> Result<InboundOutcome> {
-    let received = msg.received_at.unwrap_or(now);
-    // A second delivery of the same message is dropped (webhooks retry, streams replay).
-    let dup = if hints.known_new {
-        None
-    } else {
-        sqlx::query("SELECT id, question_id FROM messages WHERE channel = ? AND external_id = ?")
-            .bind(msg.channel.clone())
-            .bind(msg.external_id.clone())
-            .fetch_optional(tx.conn())
-            .await?
-    };
-    if let Some(row) = dup {
-        let qid: i64 = row.try_get("question_id")?;
-        let message_id: i64 = row.try_get("id")?;
-        let question = must_load(tx.conn(), qid).await?;
-        return Ok(InboundOutcome { outcome: "duplicate".into(), question, message_id });
-    }
-
-    let held = match &opts.spam {
-        Some(rules) if rules.blocked => Some(format!("blocked account {}", msg.customer.handle)),
-        Some(_) if hints.first_post => None,
-        Some(rules) => hold_reason(tx.conn(), &msg, rules, received).await?,
-        None => None,
-    };
-    // A held post starts a question of its own: threading it would let spam reopen a
-    // customer's question or reach the agent who answered it.
-    let thread = if held.is_some() { None } else { find_thread(tx.conn(), &msg).await? };
-    // A new question comes back from its INSERT, so its event needs no second read.
-    let (qid, created) = match thread {
-        Some(qid) => (qid, None),
-        None => {
-            let r = sqlx::query(
-                "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
-                 text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
-                 state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason, unsure, guesses) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) \
-                 RETURNING *, NULL AS holder_handle, NULL AS answered_handle",
-            )
-            .bind(msg.channel.clone())
-            .bind(msg.external_id.clone())
-            .bind(msg.conversation_id.clone())
-            .bind(msg.customer.handle.clone())
-            .bind(msg.customer.name.clone())
-            .bind(msg.text.clone())
-            .bind(received)
-            .bind(class.topic.clone())
-            .bind(class.function.clone())
-            .bind(class.confidence as f64)
-            .bind(class.matched.clone())
-            .bind(msg.priority.unwrap_or(0))
-            .bind(class.sla_minutes as i64 * 60_000)
-            .bind(received.saturating_add(class.sla_minutes as i64 * 60_000))
-            .bind(if held.is_some() { "held" } else { "open" })
-            .bind(received)
-            .bind(now)
-            .bind(received)
-            .bind(held.clone())
-            .bind(class.unsure)
-            .bind((!class.guesses.is_empty()).then(|| serde_json::json!(class.guesses).to_string()))
-            .fetch_one(tx.conn())
-            .await?;
-            let q = question_from_row(&r)?;
-            (q.id, Some(q))
-        }
-    };
-
-    let r = sqlx::query(
-        "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to, visibility) \
-         VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(qid)
-    .bind(msg.customer.handle.clone())
-    .bind(msg.text.clone())
-    .bind(received)
-    .bind(msg.channel.clone())
-    .bind(msg.external_id.clone())
-    .bind(msg.in_reply_to.clone())
-    .bind(opts.visibility.clone())
-    .execute(tx.conn())
-    .await?;
-    let message_id = r.last_insert_rowid();
-
-    let (outcome, question) = match created {
-        Some(q) if held.is_some() => {
-            event_for(tx, event_kind::QUESTION_HELD, &q, None, serde_json::json!({ "reason": held })).await?;
-            ("held", q)
-        }
-        Some(q) => {
-            event_for(tx, event_kind::QUESTION_NEW, &q, None, serde_json::json!({})).await?;
-            ("created", q)
-        }
-        None => followup(tx, qid, message_id, received, lease_ms).await?,
-    };
-    Ok(InboundOutcome { outcome: outcome.into(), question, message_id })
-}
-
-/// Why a post from an account not on the blocked list (the caller checks that) is held: a
-/// repeat of its recent text, or one post too many within the flood window.
-async fn hold_reason(
-    conn: &mut SqliteConnection,
-    msg: &NewInbound,
-    rules: &SpamRules,
-    received: Millis,
-) -> Result<Option<String>> {
-    let dup_since = if rules.duplicate_window_ms > 0 { received - rules.duplicate_window_ms } else { Millis::MAX };
-    let flood_since = if rules.flood_max > 0 { received - rules.flood_window_ms } else { Millis::MAX };
-    if dup_since == Millis::MAX && flood_since == Millis::MAX {
-        return Ok(None);
-    }
-    // Both rules in one look at the account's recent posts.
-    let row = sqlx::query(
-        "SELECT MAX(CASE WHEN created_at >= ? AND body = ? THEN id END) AS dup_id, \
-         COALESCE(SUM(created_at >= ?), 0) AS recent \
-         FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ?",
-    )
-    .bind(dup_since)
-    .bind(msg.text.clone())
-    .bind(flood_since)
-    .bind(msg.channel.clone())
-    .bind(msg.customer.handle.clone())
-    .bind(dup_since.min(flood_since))
-    .fetch_one(&mut *conn)
-    .await?;
-    if let Some(id) = row.try_get::<Option<i64>, _>("dup_id")? {
-        return Ok(Some(format!("duplicate of message #{id} from the same account")));
-    }
-    let n: i64 = row.try_get("recent")?;
-    if rules.flood_max > 0 && n >= rules.flood_max as i64 {
-        return Ok(Some(format!("flood: {} posts from this account within {} s", n + 1, rules.flood_window_ms / 1000)));
-    }
-    Ok(None)
-}
-
-/// The question a customer message belongs to: the one holding the message it answers, else the
-/// customer's latest question in the same conversation.
-async fn find_thread(conn: &mut SqliteConnection, msg: &NewInbound) -> Result<Option<i64>> {
-    if let Some(parent) = &msg.in_reply_to {
-        let row = sqlx::query("SELECT question_id FROM messages WHERE channel = ? AND external_id = ?")
-            .bind(msg.channel.clone())
-            .bind(parent.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(r) = row {
-            return Ok(Some(r.try_get("question_id")?));
-        }
-        // The root of a thread is the question's own external id.
-        let row = sqlx::query("SELECT id FROM questions WHERE channel = ? AND external_id = ?")
-            .bind(msg.channel.clone())
-            .bind(parent.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(r) = row {
-            return Ok(Some(r.try_get("id")?));
-        }
-    }
-    if let Some(conv) = &msg.conversation_id {
-        let row = sqlx::query(
-            "SELECT id FROM questions WHERE channel = ? AND customer_handle = ? AND conversation_id = ? \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(msg.channel.clone())
-        .bind(msg.customer.handle.clone())
-        .bind(conv.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(r) = row {
-            return Ok(Some(r.try_get("id")?));
-        }
-    }
-    Ok(None)
-}
-
-/// A follow-up joins its question. A resolved question reopens: back to the agent who answered
-/// when they are online and have room, else to the shared queue. Either way it gets a fresh
-/// response deadline, so a follow-up is never left to wait unseen.
-async fn followup(
-    tx: &mut WriteTx,
-    qid: i64,
-    message_id: i64,
-    received: Millis,
-    lease_ms: i64,
-) -> Result<(&'static str, Question)> {
-    let now = tx.now;
-    let q = must_load(tx.conn(), qid).await?;
-    sqlx::query(
-        "UPDATE questions SET inbound_count = inbound_count + 1, last_inbound_at = ?, \
-         awaiting_since = COALESCE(awaiting_since, ?), \
-         sla_due_at = CASE WHEN awaiting_since IS NULL THEN ? + sla_ms ELSE sla_due_at END, updated_at = ? WHERE id = ?",
-    )
-    .bind(received)
-    .bind(received)
-    .bind(received)
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    if q.state != QuestionState::Resolved {
-        let q = question_event(
-            tx,
-            event_kind::QUESTION_FOLLOWUP,
-            qid,
-            None,
-            serde_json::json!({ "message_id": message_id }),
-        )
-        .await?;
-        return Ok(("followup", q));
-    }
-    let mut assigned: Option<String> = None;
-    if let Some(h) = &q.answered_by {
-        let agent = load_agent_where(tx.conn(), "a.handle = ?", h).await?;
-        if let Some(a) = agent {
-            let room = holding(tx.conn(), a.id).await? < a.capacity as i64;
-            if a.status == AgentStatus::Online && !a.disabled && room {
-                sqlx::query(
-                    "UPDATE questions SET state = 'claimed', holder_id = ?, lease_until = ?, claimed_at = ?, \
-                     resolved_at = NULL WHERE id = ?",
-                )
-                .bind(a.id)
-                .bind(now.saturating_add(lease_ms))
-                .bind(now)
-                .bind(qid)
-                .execute(tx.conn())
-                .await?;
-                assigned = Some(a.handle);
-            }
-        }
-    }
-    if assigned.is_none() {
-        sqlx::query("UPDATE questions SET state = 'open', resolved_at = NULL WHERE id = ?")
-            .bind(qid)
-            .execute(tx.conn())
-            .await?;
-    }
-    let q = question_event(
-        tx,
-        event_kind::QUESTION_REOPENED,
-        qid,
-        None,
-        serde_json::json!({ "reason": "followup", "message_id": message_id, "assigned_to": assigned }),
-    )
-    .await?;
-    Ok(("reopened", q))
-}
-
-async fn insert_note(tx: &mut WriteTx, qid: i64, agent: &Agent, body: &str) -> Result<i64> {
-    let now = tx.now;
-    let r = sqlx::query(
-        "INSERT INTO messages (question_id, kind, author, agent_id, body, created_at, channel) \
-         SELECT ?, 'note', ?, ?, ?, ?, channel FROM questions WHERE id = ?",
-    )
-    .bind(qid)
-    .bind(agent.handle.clone())
-    .bind(agent.id)
-    .bind(body.to_string())
-    .bind(now)
-    .bind(qid)
-    .execute(tx.conn())
-    .await?;
-    Ok(r.last_insert_rowid())
-}
-
-/// Loads a reply waiting for review and checks that `reviewer` may review it.
-async fn pending_review(tx: &mut WriteTx, message_id: i64, reviewer: &Agent) -> Result<(Message, Agent)> {
-    let m = load_message(tx.conn(), message_id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no message #{message_id}")))?;
-    if m.kind != MessageKind::Reply || m.status != Some(ReplyStatus::AwaitingApproval) {
-        return Err(Error::conflict(
-            "not_pending",
-            format!(
-                "message #{message_id} is not waiting for approval (it is {})",
-                m.status.map(|s| s.as_str()).unwrap_or(m.kind.as_str())
-            ),
-        ));
-    }
-    let novice = load_agent_where(tx.conn(), "a.handle = ?", &m.author)
-        .await?
-        .ok_or_else(|| Error::Internal("reply author vanished".into()))?;
-    let allowed = reviewer.role >= Role::Lead
-        || (reviewer.role >= Role::Mentor && novice.mentor.as_deref() == Some(reviewer.handle.as_str()));
-    if !allowed {
-        return Err(Error::forbidden(format!("only @{}'s mentor or a lead may review this reply", novice.handle)));
-    }
-    Ok((m, novice))
-}
-
-async fn back_to_novice(tx: &mut WriteTx, qid: i64, lease_ms: i64) -> Result<()> {
-    let now = tx.now;
-    sqlx::query("UPDATE questions SET state = 'claimed', lease_until = ?, updated_at = ? WHERE id = ?")
-        .bind(now.saturating_add(lease_ms))
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
 }

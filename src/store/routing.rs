@@ -4,9 +4,10 @@
 use sqlx::Row;
 
 use super::Store;
-use super::questions::load_question;
-use crate::error::{Error, Result};
-use crate::model::{Agent, Millis, Question, event_kind};
+use super::questions::{event_for, load_question};
+use crate::error::Result;
+use crate::lifecycle;
+use crate::model::{Agent, Millis, Question};
 
 /// An employee as routing sees them.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,11 +113,7 @@ impl Store {
         for (kind, qid, extra) in signals {
             // A question deleted or unknown by now is skipped, not an error for the others.
             let Some(q) = load_question(tx.conn(), *qid).await? else { continue };
-            let mut data = serde_json::json!({ "question": q });
-            if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra.clone()) {
-                obj.extend(more);
-            }
-            tx.event(kind, Some(*qid), None, data).await?;
+            event_for(&mut tx, kind, &q, None, extra.clone()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -136,49 +133,15 @@ impl Store {
         now: Millis,
     ) -> Result<Question> {
         let mut tx = self.write(now).await?;
-        let q = load_question(tx.conn(), qid).await?.ok_or_else(|| Error::not_found(format!("no question #{qid}")))?;
-        if q.topic == topic {
+        let q = super::questions::must_load(tx.conn(), qid).await?;
+        let Some(change) = lifecycle::recategorize(&q, agent, topic, function, sla_ms, now) else {
+            tx.commit().await?;
             return Ok(q);
-        }
-        let since = q.awaiting_since.unwrap_or(q.received_at);
-        sqlx::query(
-            "UPDATE questions SET topic = ?, function = ?, sla_ms = ?, \
-             sla_due_at = CASE WHEN awaiting_since IS NULL THEN sla_due_at ELSE ? END, \
-             matched_rule = ?, confidence = 1.0, unsure = 0, updated_at = ? WHERE id = ?",
-        )
-        .bind(topic.to_string())
-        .bind(function.to_string())
-        .bind(sla_ms)
-        .bind(since.saturating_add(sla_ms))
-        .bind(format!("corrected by @{}", agent.handle))
-        .bind(now)
-        .bind(qid)
-        .execute(tx.conn())
-        .await?;
-        // The correction teaches the topic model: the question's text with the right topic, once
-        // (a later correction of the same text replaces it), learned when the server next starts.
-        sqlx::query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
-            .bind(q.text.clone())
-            .execute(tx.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, 'correction', ?) \
-             ON CONFLICT (text, topic) DO NOTHING",
-        )
-        .bind(q.text.clone())
-        .bind(topic.to_string())
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        let updated =
-            load_question(tx.conn(), qid).await?.ok_or_else(|| Error::Internal("question vanished".into()))?;
-        tx.event(
-            event_kind::QUESTION_RECATEGORIZED,
-            Some(qid),
-            Some(&agent.handle),
-            serde_json::json!({ "question": &updated, "from_topic": q.topic, "to_topic": topic }),
-        )
-        .await?;
+        };
+        let updated = super::questions::apply(&mut tx, qid, change).await?;
+        // The correction teaches the topic model: the question's text with the right topic,
+        // learned at the next retraining.
+        super::training::remember(tx.conn(), &q.text, topic, "correction", now).await?;
         tx.commit().await?;
         Ok(updated)
     }

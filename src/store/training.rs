@@ -8,6 +8,35 @@ use crate::error::Result;
 use crate::model::Millis;
 use crate::routing::classifier::Example;
 
+/// Keeps a handled question as a labelled one, inside the transaction that handled it: a
+/// `correction` (an agent's topic; it replaces an earlier correction of the same text) or a
+/// `resolved` confirmation (resolved in the topic it was routed to).
+pub(super) async fn remember(
+    conn: &mut sqlx::SqliteConnection,
+    text: &str,
+    topic: &str,
+    source: &str,
+    now: Millis,
+) -> Result<()> {
+    if source == "correction" {
+        sqlx::query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
+            .bind(text.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (text, topic) DO NOTHING",
+    )
+    .bind(text.to_string())
+    .bind(topic.to_string())
+    .bind(source.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Stores labelled questions (`source`: where they came from, like `import`); a text already
     /// stored with the same topic is skipped. Returns how many were new.
