@@ -593,6 +593,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(database.database.as_deref(), &config).await?;
             let config = learn_business_questions(config, &store).await?;
+            // Trained now rather than by the first question to arrive (under a second).
+            let warm = config.clone();
+            tokio::task::spawn_blocking(move || drop(helphive::routing::model(&warm)))
+                .await
+                .map_err(|e| format!("the topic model could not be trained: {e}"))?;
             if store.is_memory() {
                 tracing::warn!("database is in memory: everything is lost when the server stops");
             }

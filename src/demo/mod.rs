@@ -244,9 +244,16 @@ fn check_speed(speed: f64) -> Result<(), String> {
 pub async fn start(opts: &DemoOptions) -> Result<DemoWorld, String> {
     check_speed(opts.speed)?;
     let scenario = Arc::new(Scenario::load(opts.scenario.as_deref())?);
+    let config = Config::builtin();
+    // The topic model is trained at its first use; train it before the scenario's clock starts,
+    // off the async threads, so the first arrival does not stall the world while it runs on.
+    let warm = config.clone();
+    tokio::task::spawn_blocking(move || drop(crate::routing::model(&warm)))
+        .await
+        .map_err(|e| format!("demo: the topic model could not be trained: {e}"))?;
     let clock = ScenarioClock::new(opts.speed);
     let store = Store::in_memory().await.map_err(|e| format!("demo: cannot open the in-memory database: {e}"))?;
-    let state = AppState::new(store.clone(), Config::builtin(), Arc::new(clock.clone()), None);
+    let state = AppState::new(store.clone(), config, Arc::new(clock.clone()), None);
     let (_, admin_token) = store
         .add_agent(
             NewAgent {
