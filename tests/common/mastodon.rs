@@ -79,7 +79,10 @@ impl Mock {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        let mut http = helphive::tls::client_builder();
+        // A fresh connection per request: the mock may close an idle keep-alive connection just
+        // as the test reuses it (an IncompleteMessage under load), which says nothing about
+        // helphive.
+        let mut http = helphive::tls::client_builder().pool_max_idle_per_host(0);
         if let Some((ca, _, _)) = tls {
             http = http.add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap());
         }
