@@ -449,14 +449,20 @@ impl<'w> Engine<'w> {
         self.push(now + took.max(1), ev);
     }
 
-    fn done(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
-        let (qi, ai) = (q as usize, a as usize);
+    /// Agent `a` stops working on message `q`: a slot is free again.
+    fn release(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
+        let ai = a as usize;
         self.touch(ai, now);
         let ag = &mut self.agents[ai];
         ag.holding = ag.holding.saturating_sub(1);
         ag.idle_since = now;
         self.handling -= 1;
         policy.finished(a, q);
+    }
+
+    fn done(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
+        let (qi, ai) = (q as usize, a as usize);
+        self.release(policy, a, q, now);
         let tier = self.agents[ai].tier(self.msgs[qi].true_topic, self.msgs[qi].true_function);
         let m = &mut self.msgs[qi];
         m.handlers -= 1;
@@ -479,13 +485,8 @@ impl<'w> Engine<'w> {
     /// A misrouted question comes back from the agent who could not answer it, with its topic
     /// corrected, and waits again for the right people.
     fn hand_off(&mut self, policy: &mut dyn Policy, a: u32, q: u32, now: Millis) {
-        let (qi, ai) = (q as usize, a as usize);
-        self.touch(ai, now);
-        let ag = &mut self.agents[ai];
-        ag.holding = ag.holding.saturating_sub(1);
-        ag.idle_since = now;
-        self.handling -= 1;
-        policy.finished(a, q);
+        let qi = q as usize;
+        self.release(policy, a, q, now);
         let m = &mut self.msgs[qi];
         // Counted like the other figures: new questions after the warm-up.
         self.handoffs += (m.measured && !m.is_followup) as u64;
