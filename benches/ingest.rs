@@ -161,7 +161,7 @@ async fn mastodon_desk(customers: usize) -> (Mock, TestApp, Vec<String>, tokio::
     let c = mock.channel_config();
     let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand.clone(), true));
     let app = app(Some(Channels { connectors: vec![(masto, Duration::from_secs(3600))] })).await;
-    let running = channels::spawn(app.state.clone());
+    let running = channels::spawn(app.state.desk());
     // The stream is open once the connector has caught up after connecting.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     (mock, app, tokens, running, brand)
@@ -212,7 +212,7 @@ async fn mastodon_stream(n: usize) -> (f64, f64, f64) {
     later.store.set_channel_cursor("mastodon", "0", helphive::store::now_ms()).await.unwrap();
     let t = Instant::now();
     while queued(&later).await < n as u64 {
-        let r = channels::ingest_once(&later.state, masto.as_ref()).await.unwrap();
+        let r = channels::ingest_once(&later.state.desk(), masto.as_ref()).await.unwrap();
         assert!(r.created > 0 || queued(&later).await >= n as u64, "the backlog stopped at {r:?}");
     }
     let caught_up = t.elapsed();

@@ -125,7 +125,7 @@ fn connector(net: &Devnet) -> Arc<Bluesky> {
 /// indexes a post within a second or two.
 async fn wait_for_question(app: &common::TestApp, bsky: &dyn Connector, uri: &str) -> helphive::model::Question {
     for _ in 0..150 {
-        channels::ingest_once(&app.state, bsky).await.unwrap();
+        channels::ingest_once(&app.state.desk(), bsky).await.unwrap();
         let page = app.store.queue(&QueueFilter { limit: 200, ..Default::default() }).await.unwrap();
         if let Some(q) = page.items.into_iter().find(|q| q.external_id == uri) {
             return q;
@@ -188,7 +188,7 @@ async fn bluesky_mention_in_reply_out_in_the_customers_thread() {
     dana.claim(q.id).await.unwrap();
     let body = "Hi @customer.test, it ships today: https://example.com/track 🚚";
     dana.reply(q.id, body, &format!("bsky-{tag}")).await.unwrap();
-    let r = outbox::drain_once(&app.state, app.state.now()).await.unwrap();
+    let r = outbox::drain_once(&app.state.desk(), app.state.now()).await.unwrap();
     assert_eq!(r.posted, 1, "{r:?}");
     let sent = app.admin.question(q.id).await.unwrap().messages.into_iter().find(|m| m.status.is_some()).unwrap();
     let reply_uri = sent.external_id.clone().expect("the posted reply's URI is recorded");
@@ -227,7 +227,7 @@ async fn bluesky_mention_in_reply_out_in_the_customers_thread() {
         .await;
     let mut joined = false;
     for _ in 0..150 {
-        channels::ingest_once(&app.state, dyn_bsky.as_ref()).await.unwrap();
+        channels::ingest_once(&app.state.desk(), dyn_bsky.as_ref()).await.unwrap();
         let d = app.admin.question(q.id).await.unwrap();
         if d.messages.iter().any(|m| m.external_id.as_deref() == Some(follow_uri.as_str())) {
             joined = true;
@@ -255,7 +255,7 @@ async fn bluesky_mention_in_reply_out_in_the_customers_thread() {
     };
     assert_eq!(out.in_reply_to, follow_uri, "the second reply goes under the follow-up");
     let first = dyn_bsky.post(&out, now).await.unwrap();
-    let r = outbox::drain_once(&app.state, now + 1000).await.unwrap();
+    let r = outbox::drain_once(&app.state.desk(), now + 1000).await.unwrap();
     assert_eq!(r.posted, 1);
     let d = app.admin.question(q.id).await.unwrap();
     let second = d.messages.iter().rfind(|m| m.status.is_some()).unwrap();
@@ -294,7 +294,7 @@ async fn bluesky_limit_is_300_graphemes_and_a_longer_reply_is_refused_before_sen
     let (_, mia) = app.agent(new_agent("mia", "marketing", Role::Agent, &[("promotions", 4)])).await;
     mia.claim(q.id).await.unwrap();
     mia.reply(q.id, &"é".repeat(301), "long").await.unwrap();
-    let r = outbox::drain_once(&app.state, app.state.now()).await.unwrap();
+    let r = outbox::drain_once(&app.state.desk(), app.state.now()).await.unwrap();
     assert_eq!(r.failed, 1);
     let d = app.admin.question(q.id).await.unwrap();
     let m = d.messages.iter().find(|m| m.status.is_some()).unwrap();

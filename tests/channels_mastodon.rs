@@ -82,7 +82,7 @@ async fn mastodon_mention_in_reply_threaded_under_it_after_waiting_out_a_429() {
     let s = setup(false).await;
     let status =
         s.mock.post_status(&s.alice, "@helpdesk my order 123 is late & lost, where is my parcel?", "unlisted").await;
-    let r = channels::ingest_once(&s.app.state, s.masto.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.masto.as_ref()).await.unwrap();
     assert_eq!(r.created, 1);
     let q = s.question_for(&status).await;
     assert_eq!(q.channel, "mastodon");
@@ -94,16 +94,16 @@ async fn mastodon_mention_in_reply_threaded_under_it_after_waiting_out_a_429() {
     // The next post is refused with 429 (Retry-After 300 s, X-RateLimit-Reset 300 s ahead).
     s.mock.fault(json!({ "match": { "methods": ["POST"], "path": "/api/v1/statuses" }, "effect": { "type": "ratelimit" }, "count": 1 })).await;
     let t = s.now();
-    let r = outbox::drain_once(&s.app.state, t).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), t).await.unwrap();
     assert_eq!(r.retrying, 1, "{r:?}");
     assert!(s.mock.replies(&s.alice, &status).await.is_empty());
     assert_eq!(s.reply_message(qid).await.status, Some(ReplyStatus::Approved));
     // Waited out: nothing is sent before the reset…
-    assert_eq!(outbox::drain_once(&s.app.state, t + 240_000).await.unwrap(), Default::default());
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t + 240_000).await.unwrap(), Default::default());
     // …and once after it.
-    let r = outbox::drain_once(&s.app.state, t + 330_000).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), t + 330_000).await.unwrap();
     assert_eq!(r.posted, 1, "{r:?}");
-    assert_eq!(outbox::drain_once(&s.app.state, t + 900_000).await.unwrap(), Default::default());
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t + 900_000).await.unwrap(), Default::default());
 
     let replies = s.mock.replies(&s.alice, &status).await;
     assert_eq!(replies.len(), 1, "posted exactly once: {replies:?}");
@@ -128,11 +128,11 @@ async fn mastodon_too_long_reply_is_refused_before_sending_and_an_interrupted_po
     let s = setup(false).await;
     let first = s.mock.post_status(&s.alice, "@helpdesk is the store open on sunday?", "public").await;
     let second = s.mock.post_status(&s.alice, "@helpdesk and can I pick up my order there?", "private").await;
-    assert_eq!(channels::ingest_once(&s.app.state, s.masto.as_ref()).await.unwrap().created, 2);
+    assert_eq!(channels::ingest_once(&s.app.state.desk(), s.masto.as_ref()).await.unwrap().created, 2);
 
     // 501 characters: refused here, before any request.
     let long = s.reply(&first, &"a".repeat(501), "long").await;
-    let r = outbox::drain_once(&s.app.state, s.now()).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), s.now()).await.unwrap();
     assert_eq!(r.failed, 1);
     assert_eq!(s.mock.statuses_of(&s.brand_id).await, 0, "nothing reached the network");
     let m = s.reply_message(long).await;
@@ -153,7 +153,7 @@ async fn mastodon_too_long_reply_is_refused_before_sending_and_an_interrupted_po
         created_at: item.created_at,
     };
     let sent = s.masto.post(&out, now).await.unwrap();
-    let r = outbox::drain_once(&s.app.state, now + 1000).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), now + 1000).await.unwrap();
     assert_eq!(r.posted, 1);
     let replies = s.mock.replies(&s.alice, &second).await;
     assert_eq!(replies.len(), 1, "posted once: {replies:?}");
@@ -177,7 +177,7 @@ async fn mastodon_restart_mid_ingest_neither_loses_nor_duplicates() {
     }
     assert_eq!(s.app.store.channel_cursor("mastodon").await.unwrap(), None);
 
-    let r = channels::ingest_once(&s.app.state, s.masto.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.masto.as_ref()).await.unwrap();
     assert_eq!((r.created, r.duplicates), (1, 2));
     for id in &ids {
         s.question_for(id).await;
@@ -186,7 +186,7 @@ async fn mastodon_restart_mid_ingest_neither_loses_nor_duplicates() {
 
     // From the saved cursor (min_id) only what is new is read.
     let later = s.mock.post_status(&s.alice, "@helpdesk one more thing about delivery", "public").await;
-    let r = channels::ingest_once(&s.app.state, s.masto.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.masto.as_ref()).await.unwrap();
     assert_eq!((r.created, r.duplicates), (1, 0));
     s.question_for(&later).await;
 }
@@ -195,7 +195,7 @@ async fn mastodon_restart_mid_ingest_neither_loses_nor_duplicates() {
 async fn mastodon_streaming_api_brings_a_mention_at_once() {
     let s = setup(true).await;
     // Polls once an hour: only the stream can bring the mention within the test's bound.
-    let running = channels::spawn(s.app.state.clone());
+    let running = channels::spawn(s.app.state.desk());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = s.mock.post_status(&s.alice, "@helpdesk my wifi setup fails", "public").await;
     let mut found = None;

@@ -180,7 +180,7 @@ impl Setup {
     /// A question ingested and answered by a non-novice agent: its reply is in the outbox.
     async fn answered(&self, text: &str, reply: &str) -> (i64, String) {
         let tweet = self.mention("carol", text);
-        channels::ingest_once(&self.app.state, self.x.as_ref()).await.unwrap();
+        channels::ingest_once(&self.app.state.desk(), self.x.as_ref()).await.unwrap();
         let q = self
             .app
             .store
@@ -212,7 +212,7 @@ async fn x_mention_in_reply_out_threaded_under_it() {
     assert_eq!(d.question.customer.handle, "carol");
     assert_eq!(d.question.topic, "delivery");
 
-    let r = outbox::drain_once(&s.app.state, s.clock.now()).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), s.clock.now()).await.unwrap();
     assert_eq!(r.posted, 1);
     assert_eq!(s.brand_replies_to(&tweet), vec!["It ships today, tracking follows.".to_string()]);
     let reply = s.app.admin.question(qid).await.unwrap().messages.into_iter().find(|m| m.status.is_some()).unwrap();
@@ -220,7 +220,7 @@ async fn x_mention_in_reply_out_threaded_under_it() {
     let posted_id = reply.external_id.clone().unwrap();
     assert_eq!(reply.posted_url.as_deref(), Some(format!("https://x.com/helpdesk/status/{posted_id}").as_str()));
     // Nothing left to do: a second pass posts nothing.
-    assert_eq!(outbox::drain_once(&s.app.state, s.clock.now() + 3_600_000).await.unwrap().posted, 0);
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), s.clock.now() + 3_600_000).await.unwrap().posted, 0);
     assert_eq!(s.fake.lock().unwrap().post_requests, 1);
 
     // The customer answers the brand's reply: it threads into the same question.
@@ -229,7 +229,7 @@ async fn x_mention_in_reply_out_threaded_under_it() {
         let carol = f.users[0].0.clone();
         f.add(&carol, "@helpdesk thanks, and the invoice?", Some(&posted_id))
     };
-    channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    channels::ingest_once(&s.app.state.desk(), s.x.as_ref()).await.unwrap();
     let d = s.app.admin.question(qid).await.unwrap();
     assert!(d.messages.iter().any(|m| m.external_id.as_deref() == Some(follow.as_str())), "follow-up threads in");
 }
@@ -239,7 +239,7 @@ async fn x_weighted_limit_refuses_before_sending_and_directory_shows_it() {
     let s = setup(Config::builtin()).await;
     // 141 CJK characters weigh 282: over X's 280 though only 141 characters long.
     let (qid, _) = s.answered("@helpdesk question", &"荷".repeat(141)).await;
-    let r = outbox::drain_once(&s.app.state, s.clock.now()).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), s.clock.now()).await.unwrap();
     assert_eq!(r.failed, 1);
     assert_eq!(s.fake.lock().unwrap().post_requests, 0, "refused before any request");
     let reply = s.app.admin.question(qid).await.unwrap().messages.into_iter().find(|m| m.status.is_some()).unwrap();
@@ -266,16 +266,16 @@ async fn x_rate_limit_and_server_errors_are_retried_with_backoff_then_posted_onc
     ));
     s.fake.lock().unwrap().forced.push((503, vec![], json!({ "title": "Service Unavailable" })));
 
-    let r = outbox::drain_once(&s.app.state, t).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), t).await.unwrap();
     assert_eq!(r.retrying, 1, "{r:?}");
     // Not before the reset the network named.
-    assert_eq!(outbox::drain_once(&s.app.state, t + 59_000).await.unwrap(), Default::default());
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t + 59_000).await.unwrap(), Default::default());
     let t2 = t + 62_000;
-    assert_eq!(outbox::drain_once(&s.app.state, t2).await.unwrap().retrying, 1, "the 503");
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t2).await.unwrap().retrying, 1, "the 503");
     // The second failed attempt backs off 2 × 10 s, with jitter into the upper half of that:
     // due between 10 s and 20 s after.
-    assert_eq!(outbox::drain_once(&s.app.state, t2 + 9_900).await.unwrap(), Default::default());
-    assert_eq!(outbox::drain_once(&s.app.state, t2 + 20_001).await.unwrap().posted, 1);
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t2 + 9_900).await.unwrap(), Default::default());
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), t2 + 20_001).await.unwrap().posted, 1);
     assert_eq!(s.brand_replies_to(&tweet).len(), 1, "posted exactly once");
     assert_eq!(s.fake.lock().unwrap().post_requests, 3);
     let reply = s.app.admin.question(qid).await.unwrap().messages.into_iter().find(|m| m.status.is_some()).unwrap();
@@ -288,9 +288,9 @@ async fn x_refusal_that_will_not_heal_shows_on_the_question() {
     let (qid, _) = s.answered("@helpdesk parcel?", "On its way.").await;
     let (_, last) = s.app.store.event_bounds().await.unwrap();
     s.fake.lock().unwrap().forced.push((401, vec![], json!({ "title": "Unauthorized", "detail": "Unauthorized" })));
-    assert_eq!(outbox::drain_once(&s.app.state, s.clock.now()).await.unwrap().failed, 1);
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), s.clock.now()).await.unwrap().failed, 1);
     // Never retried.
-    assert_eq!(outbox::drain_once(&s.app.state, s.clock.now() + 86_400_000).await.unwrap(), Default::default());
+    assert_eq!(outbox::drain_once(&s.app.state.desk(), s.clock.now() + 86_400_000).await.unwrap(), Default::default());
     assert_eq!(s.fake.lock().unwrap().post_requests, 1);
     let reply = s.app.admin.question(qid).await.unwrap().messages.into_iter().find(|m| m.status.is_some()).unwrap();
     assert_eq!(reply.status, Some(ReplyStatus::Failed));
@@ -322,7 +322,7 @@ async fn x_reply_posted_before_a_crash_is_recorded_not_posted_again() {
     let first = s.x.post(&out, now).await.unwrap();
 
     // The restarted worker finds it on X (X has no idempotency keys) and records it.
-    let r = outbox::drain_once(&s.app.state, now + 1000).await.unwrap();
+    let r = outbox::drain_once(&s.app.state.desk(), now + 1000).await.unwrap();
     assert_eq!(r.posted, 1);
     assert_eq!(s.brand_replies_to(&tweet).len(), 1, "not posted twice");
     assert_eq!(s.fake.lock().unwrap().post_requests, 1);
@@ -358,7 +358,7 @@ async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
     .unwrap();
     let state = helphive::server::AppState::new(store.clone(), Config::builtin(), Arc::new(s.clock.clone()), None)
         .with_channels(Channels { connectors: vec![(s.x.clone(), Duration::from_secs(60))] });
-    let r = channels::ingest_once(&state, s.x.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&state.desk(), s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.duplicates), (2, 3));
     let external: Vec<String> = store
         .queue(&helphive::store::QueueFilter { limit: 100, ..Default::default() })
@@ -374,7 +374,7 @@ async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
     }
     // The cursor is saved now: the next pass reads only what is new.
     let new = s.mention("late", "@helpdesk one more");
-    let r = channels::ingest_once(&state, s.x.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&state.desk(), s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.duplicates), (1, 0));
     assert_eq!(store.channel_cursor("x").await.unwrap(), Some(new));
 }
@@ -393,7 +393,7 @@ async fn spam_is_held_visible_under_the_held_filter_and_a_lead_lets_it_in() {
     for i in 0..3 {
         s.mention("dave", &format!("@helpdesk where is my parcel, day {i}"));
     }
-    let r = channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.held), (3, 3));
 
     let queue = s.app.admin.queue(&QueueQuery::default()).await.unwrap();
@@ -445,13 +445,13 @@ async fn a_post_the_store_cannot_take_is_skipped_and_the_rest_of_the_page_goes_i
     let before = s.mention("carol", "@helpdesk is my order shipped?");
     s.mention("erin", "   ");
     let after = s.mention("frank", "@helpdesk the coupon does not work");
-    let r = channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.skipped), (2, 1));
     let queue = s.app.admin.queue(&QueueQuery::default()).await.unwrap();
     let mut ids: Vec<String> = queue.items.iter().map(|q| q.external_id.clone()).collect();
     ids.sort();
     assert_eq!(ids, [before, after]);
     // The cursor moved past it: the next pass does not stumble on it again.
-    let r = channels::ingest_once(&s.app.state, s.x.as_ref()).await.unwrap();
+    let r = channels::ingest_once(&s.app.state.desk(), s.x.as_ref()).await.unwrap();
     assert_eq!((r.created, r.skipped), (0, 0));
 }

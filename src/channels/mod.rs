@@ -22,13 +22,61 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::{ChannelConfig, ChannelKind, Config, ConfigError};
 use crate::model::Millis;
 use crate::routing;
-use crate::server::AppState;
-use crate::server::metrics::ChannelStage;
-use crate::store::{IngestOptions, NewInbound, SpamRules};
+use crate::store::{IngestOptions, NewInbound, SpamRules, Store};
 use crate::text::{self, Counting, Limit};
+
+/// What the connectors and the outbox worker need of the desk around them, and nothing more: the
+/// server hands them this (`AppState::desk`) instead of its whole state, so the channels do not
+/// depend on the server.
+#[derive(Clone)]
+pub struct Desk {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub channels: Arc<Channels>,
+    /// Asks the router to run now (questions arrived).
+    pub reroute: Arc<dyn Fn() + Send + Sync>,
+    /// Counts a failed network call of a channel (for `/metrics`).
+    pub count_error: ErrorCounter,
+}
+
+/// Told of every failed network call: the channel and where it failed.
+pub type ErrorCounter = Arc<dyn Fn(&str, ChannelStage) + Send + Sync>;
+
+impl Desk {
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    pub fn lease_ms(&self) -> i64 {
+        self.config.server.lease_minutes as i64 * 60_000
+    }
+}
+
+/// Where a network call of a channel failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChannelStage {
+    /// Logging in or looking up the account before reading.
+    Prepare,
+    /// Reading mentions.
+    Ingest,
+    /// Posting a reply (each failed attempt, retried or not).
+    Post,
+}
+
+impl ChannelStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelStage::Prepare => "prepare",
+            ChannelStage::Ingest => "ingest",
+            ChannelStage::Post => "post",
+        }
+    }
+}
 
 /// Why a network request did not give what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -252,7 +300,7 @@ const MAX_PAGES: usize = 20;
 /// Reads everything new from one connector into the store. The cursor is saved after the page's
 /// questions are committed, never before: a crash in between re-reads the page on restart, and
 /// the store drops what it already has (same channel and external id).
-pub async fn ingest_once(state: &AppState, connector: &dyn Connector) -> ChannelResult<IngestReport> {
+pub async fn ingest_once(state: &Desk, connector: &dyn Connector) -> ChannelResult<IngestReport> {
     let name = connector.name().to_string();
     let store_err = |e: crate::error::Error| ChannelError::transient(format!("store: {e}"));
     let mut cursor = state.store.channel_cursor(&name).await.map_err(store_err)?;
@@ -292,14 +340,14 @@ pub async fn ingest_once(state: &AppState, connector: &dyn Connector) -> Channel
         }
     }
     if report.created + report.followups > 0 {
-        state.reroute();
+        (state.reroute)();
     }
     Ok(report)
 }
 
 /// Runs every connector (prepare, then poll, woken early by the streaming API) and the outbox
 /// worker, until the returned task is aborted.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: Desk) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let channels = state.channels.clone();
         let mut tasks = tokio::task::JoinSet::new();
@@ -314,11 +362,11 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn run_connector(state: AppState, connector: Arc<dyn Connector>, every: Duration) {
+async fn run_connector(state: Desk, connector: Arc<dyn Connector>, every: Duration) {
     let name = connector.name().to_string();
     let mut delay = Duration::from_secs(1);
     while let Err(e) = connector.prepare().await {
-        state.metrics.channel_error(&name, ChannelStage::Prepare);
+        (state.count_error)(&name, ChannelStage::Prepare);
         tracing::warn!(channel = %name, error = %e, "channel not ready; will retry");
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(300));
@@ -330,7 +378,7 @@ async fn run_connector(state: AppState, connector: Arc<dyn Connector>, every: Du
             Ok(r) if r != IngestReport::default() => tracing::info!(channel = %name, ?r, "ingested"),
             Ok(_) => {}
             Err(e) => {
-                state.metrics.channel_error(&name, ChannelStage::Ingest);
+                (state.count_error)(&name, ChannelStage::Ingest);
                 tracing::warn!(channel = %name, error = %e, "ingest failed; will retry")
             }
         }

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{ChannelError, Outgoing};
+use super::{ChannelError, ChannelStage, Desk, Outgoing};
 use crate::model::Millis;
-use crate::server::AppState;
 use crate::store::{OutboxItem, PostOutcome};
 
 /// Rows taken per pass; the next pass takes the rest.
@@ -39,7 +38,7 @@ pub fn backoff(attempt: i64, base_ms: i64, max_ms: i64, rng: &mut impl Rng) -> i
 
 /// Posts every reply that is due, once. Tests call this with a manual clock to step through
 /// retries; `run` calls it every second.
-pub async fn drain_once(state: &AppState, now: Millis) -> crate::error::Result<DrainReport> {
+pub async fn drain_once(state: &Desk, now: Millis) -> crate::error::Result<DrainReport> {
     let mut report = DrainReport::default();
     let names = state.channels.names();
     let due = state.store.outbox_due(&names, now, BATCH).await?;
@@ -51,7 +50,7 @@ pub async fn drain_once(state: &AppState, now: Millis) -> crate::error::Result<D
             PostOutcome::Failed { .. } => report.failed += 1,
         }
         if let PostOutcome::Failed { error } | PostOutcome::Retry { error, .. } = &outcome {
-            state.metrics.channel_error(&item.channel, crate::server::metrics::ChannelStage::Post);
+            (state.count_error)(&item.channel, ChannelStage::Post);
             tracing::warn!(outbox = item.id, channel = %item.channel, %error, "reply not posted");
         }
         state.store.outbox_record(item.id, &outcome, now).await?;
@@ -59,7 +58,7 @@ pub async fn drain_once(state: &AppState, now: Millis) -> crate::error::Result<D
     Ok(report)
 }
 
-async fn attempt(state: &AppState, item: &OutboxItem, now: Millis) -> crate::error::Result<PostOutcome> {
+async fn attempt(state: &Desk, item: &OutboxItem, now: Millis) -> crate::error::Result<PostOutcome> {
     let Some(connector) = state.channels.get(&item.channel) else {
         return Ok(PostOutcome::Retry { at: now + 60_000, error: "no connector".into(), maybe_posted: false });
     };
@@ -106,7 +105,7 @@ async fn attempt(state: &AppState, item: &OutboxItem, now: Millis) -> crate::err
     })
 }
 
-fn retry(state: &AppState, attempt_no: i64, e: ChannelError, now: Millis) -> PostOutcome {
+fn retry(state: &Desk, attempt_no: i64, e: ChannelError, now: Millis) -> PostOutcome {
     let cfg = &state.config.outbox;
     let mut rng = rand::rng();
     let delay =
@@ -125,7 +124,7 @@ fn retry(state: &AppState, attempt_no: i64, e: ChannelError, now: Millis) -> Pos
 }
 
 /// Drains the outbox every second until aborted.
-pub async fn run(state: AppState) {
+pub async fn run(state: Desk) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

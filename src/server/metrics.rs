@@ -29,26 +29,7 @@ const STATUSES: usize = 500;
 /// The route label of requests no route matched (the 404 fallback).
 const UNMATCHED: &str = "unmatched";
 
-/// Where a network call of a channel failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ChannelStage {
-    /// Logging in or looking up the account before reading.
-    Prepare,
-    /// Reading mentions.
-    Ingest,
-    /// Posting a reply (each failed attempt, retried or not).
-    Post,
-}
-
-impl ChannelStage {
-    fn as_str(self) -> &'static str {
-        match self {
-            ChannelStage::Prepare => "prepare",
-            ChannelStage::Ingest => "ingest",
-            ChannelStage::Post => "post",
-        }
-    }
-}
+pub use crate::channels::ChannelStage;
 
 /// The counters, shared by the middleware, the channel workers and the scrape handler.
 #[derive(Default)]

@@ -81,6 +81,20 @@ impl AppState {
         self.clock.now()
     }
 
+    /// What the channel connectors and the outbox worker need of this state.
+    pub fn desk(&self) -> crate::channels::Desk {
+        let route_now = self.route_now.clone();
+        let metrics = self.metrics.clone();
+        crate::channels::Desk {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            channels: self.channels.clone(),
+            reroute: Arc::new(move || route_now.notify_one()),
+            count_error: Arc::new(move |channel, stage| metrics.channel_error(channel, stage)),
+        }
+    }
+
     pub fn lease_ms(&self) -> i64 {
         self.config.server.lease_minutes as i64 * 60_000
     }
@@ -237,7 +251,7 @@ pub async fn serve_until(
     let local = listener.local_addr()?;
     let jobs = spawn_jobs(state.clone());
     let retraining = spawn_retraining(state.clone());
-    let channels = (!state.channels.is_empty()).then(|| crate::channels::spawn(state.clone()));
+    let channels = (!state.channels.is_empty()).then(|| crate::channels::spawn(state.desk()));
     on_ready(local);
     let limits = listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes);
     listen::run(listener, app(state.clone()), &limits, &state.streams, shutdown).await;
