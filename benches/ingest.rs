@@ -89,7 +89,7 @@ async fn store_baseline(n: usize) -> f64 {
         let items = chunk
             .iter()
             .map(|m| {
-                let opts = channels::ingest_options(&app.state.config, &m.channel, &m.customer.handle, None);
+                let opts = helphive::intake::options(&app.state.config, &m.channel, &m.customer.handle, None);
                 let class = routing::classify(&app.state.config, &m.channel, &m.text);
                 (m.clone(), opts, class)
             })

@@ -17,7 +17,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use common::{TestApp, new_agent, question, spawn_app};
-use helphive::channels;
 use helphive::client::Client;
 use helphive::config::Config;
 use helphive::model::Role;
@@ -43,7 +42,7 @@ async fn fill(app: &TestApp, n: usize) {
             .map(|k| {
                 // One customer, one post each: the spam rules hold nothing back.
                 let m = question(&format!("q-{k}"), &format!("customer{k}"), &format!("{} ({k})", texts[k % 5]));
-                let opts = channels::ingest_options(&app.state.config, &m.channel, &m.customer.handle, None);
+                let opts = helphive::intake::options(&app.state.config, &m.channel, &m.customer.handle, None);
                 let class = routing::classify(&app.state.config, &m.channel, &m.text);
                 (m, opts, class)
             })

@@ -2,7 +2,8 @@
 //!
 //! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
 //! `lifecycle` (pure rules of a question's life), `store` (SQLite persistence), `server` (HTTP API
-//! and live events), `channels` (social network connectors and the outbox worker), `client` (the
+//! and live events), `intake` (the one way in for customer messages), `channels` (social network
+//! connectors and the outbox worker), `client` (the
 //! async client the terminal uses), `config`, `bench` (the API against the raw store) and
 //! `classify` (the topic model measured and explained).
 
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod intake;
 pub mod lifecycle;
 pub mod model;
 pub mod routing;

@@ -25,8 +25,8 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::{ChannelConfig, ChannelKind, Config, ConfigError};
 use crate::model::Millis;
-use crate::routing;
-use crate::store::{IngestOptions, NewInbound, SpamRules, Store};
+
+use crate::store::{NewInbound, Store};
 use crate::text::{self, Counting, Limit};
 
 /// What the connectors and the outbox worker need of the desk around them, and nothing more: the
@@ -269,21 +269,6 @@ pub fn limits(channels: &Channels) -> Vec<ChannelLimit> {
     out
 }
 
-/// How a post from `handle` on `channel` is taken in: the spam rules of the configuration, the
-/// same whichever way the post came (a connector or the webhook endpoint).
-pub fn ingest_options(config: &Config, channel: &str, handle: &str, visibility: Option<String>) -> IngestOptions {
-    let spam = &config.spam;
-    IngestOptions {
-        visibility,
-        spam: Some(SpamRules {
-            blocked: spam.is_blocked(channel, handle),
-            flood_max: spam.flood_max_posts,
-            flood_window_ms: spam.flood_window_seconds as i64 * 1000,
-            duplicate_window_ms: spam.duplicate_window_minutes as i64 * 60_000,
-        }),
-    }
-}
-
 /// What one ingest pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
@@ -309,14 +294,15 @@ pub async fn ingest_once(state: &Desk, connector: &dyn Connector) -> ChannelResu
         let page = connector.fetch(cursor.clone()).await?;
         // A post the store cannot take (an image with no text) is skipped: it would block the
         // channel forever if it stopped the pass. The rest go in as one transaction.
-        let mut items = Vec::with_capacity(page.items.len());
-        for item in page.items {
-            let opts = ingest_options(&state.config, &name, &item.message.customer.handle, item.visibility);
-            let class = routing::classify(&state.config, &name, &item.message.text);
-            items.push((item.message, opts, class));
-        }
-        let ids: Vec<String> = items.iter().map(|(m, _, _)| m.external_id.clone()).collect();
-        let outcomes = state.store.ingest_batch(items, state.lease_ms(), state.now()).await.map_err(store_err)?;
+        let ids: Vec<String> = page.items.iter().map(|i| i.message.external_id.clone()).collect();
+        let batch = page
+            .items
+            .into_iter()
+            .map(|i| crate::intake::Arrival { message: i.message, visibility: i.visibility })
+            .collect();
+        let outcomes = crate::intake::ingest(&state.store, &state.config, batch, state.lease_ms(), state.now())
+            .await
+            .map_err(store_err)?;
         for (o, external_id) in outcomes.into_iter().zip(ids) {
             match o {
                 Ok(o) => match o.outcome.as_str() {

@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use super::extract::{Body, Caller, Path, RawBody, authenticate, integer, optional_integer, parse_id};
 use super::{ApiError, ApiResult, AppState, openapi, webhook};
+use crate::intake;
 use crate::model::{AgentStatus, Customer, QuestionState, Role, Skill};
 use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
-use crate::{channels, routing};
 
 pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
@@ -419,8 +419,7 @@ async fn inbound(
         let Some(msg) = messages.into_iter().next() else { return Err(ApiError::bad_request("no message")) };
         // JSON, but not a message (a missing, unknown or mistyped field): 422, as `Body` answers.
         let msg = msg.map_err(unprocessable)?;
-        let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
-        let class = routing::classify(&s.config, &msg.channel, &msg.text);
+        let (msg, opts, class) = intake::prepare(&s.config, msg.into());
         let outcome = s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?;
         let created = outcome.outcome != "duplicate";
         if created {
@@ -436,15 +435,13 @@ async fn inbound(
     for msg in messages {
         match msg {
             Ok(msg) => {
-                let opts = channels::ingest_options(&s.config, &msg.channel, &msg.customer.handle, None);
-                let class = routing::classify(&s.config, &msg.channel, &msg.text);
-                parsed.push((msg, opts, class));
+                parsed.push(msg.into());
                 answers.push(None);
             }
             Err(reason) => answers.push(Some(BatchAnswer::rejected(ApiError::bad_request(reason)))),
         }
     }
-    let mut stored = s.store.ingest_batch(parsed, s.lease_ms(), s.now()).await?.into_iter();
+    let mut stored = intake::ingest(&s.store, &s.config, parsed, s.lease_ms(), s.now()).await?.into_iter();
     let items: Vec<BatchAnswer> = answers
         .into_iter()
         .map(|a| match a {
