@@ -53,13 +53,7 @@ async fn keywords_app() -> TestApp {
 }
 
 fn messages(prefix: &str, n: usize) -> Vec<helphive::store::NewInbound> {
-    let texts = [
-        "my router will not connect to wifi after the update",
-        "where is my order? it was due yesterday",
-        "I was charged twice for the same purchase, refund please",
-        "does the store downtown have the headphones in stock?",
-        "is the black friday coupon valid online?",
-    ];
+    let texts = common::SAMPLE_QUESTIONS;
     // The shipped spam rules hold the same text twice, or a sixth post within five minutes, from
     // one account: each customer writes twice, in different words, like a real burst.
     let customers = n.div_ceil(2);
@@ -86,15 +80,10 @@ async fn store_baseline(n: usize) -> f64 {
     let msgs = messages("s", n);
     let t = Instant::now();
     for chunk in msgs.chunks(BATCH) {
-        let items = chunk
-            .iter()
-            .map(|m| {
-                let opts = helphive::intake::options(&app.state.config, &m.channel, &m.customer.handle, None);
-                let class = routing::classify(&app.state.config, &m.channel, &m.text);
-                (m.clone(), opts, class)
-            })
-            .collect();
-        app.store.ingest_batch(items, 600_000, helphive::store::now_ms()).await.unwrap();
+        let batch = chunk.iter().cloned().map(Into::into).collect();
+        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::store::now_ms())
+            .await
+            .unwrap();
     }
     rate(n, t.elapsed())
 }

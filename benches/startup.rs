@@ -20,7 +20,6 @@ use common::{TestApp, new_agent, question, spawn_app};
 use helphive::client::Client;
 use helphive::config::Config;
 use helphive::model::Role;
-use helphive::routing;
 use helphive::tui::app::{App, Msg, SnapshotPage, update};
 use helphive::tui::keymap::KeyMap;
 use helphive::tui::{load_queue, view};
@@ -29,25 +28,18 @@ const W: u16 = 160;
 const H: u16 = 48;
 
 async fn fill(app: &TestApp, n: usize) {
-    let texts = [
-        "my router will not connect to wifi after the update",
-        "where is my order? it was due yesterday",
-        "I was charged twice for the same purchase, refund please",
-        "does the store downtown have the headphones in stock?",
-        "is the black friday coupon valid online?",
-    ];
+    let texts = common::SAMPLE_QUESTIONS;
     let mut i = 0;
     while i < n {
-        let items = (i..(i + 500).min(n))
+        let batch = (i..(i + 500).min(n))
             .map(|k| {
                 // One customer, one post each: the spam rules hold nothing back.
-                let m = question(&format!("q-{k}"), &format!("customer{k}"), &format!("{} ({k})", texts[k % 5]));
-                let opts = helphive::intake::options(&app.state.config, &m.channel, &m.customer.handle, None);
-                let class = routing::classify(&app.state.config, &m.channel, &m.text);
-                (m, opts, class)
+                question(&format!("q-{k}"), &format!("customer{k}"), &format!("{} ({k})", texts[k % 5])).into()
             })
             .collect();
-        app.store.ingest_batch(items, 600_000, helphive::store::now_ms()).await.unwrap();
+        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::store::now_ms())
+            .await
+            .unwrap();
         i += 500;
     }
 }

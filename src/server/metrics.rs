@@ -259,43 +259,40 @@ fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
+/// A gauge read off one row of the store's figures: its name, its help line and the value.
+type Gauge<T> = (&'static str, &'static str, fn(&T) -> i64);
+
 fn render_gauges(out: &mut String, g: &crate::store::OpsGauges) {
-    describe(out, "helphive_queue_depth", "gauge", "Open questions nobody has claimed, by function.");
-    for (f, v) in &g.functions {
-        sample(out, "helphive_queue_depth", &[("function", f)], v.unclaimed as f64);
-    }
-    describe(
-        out,
-        "helphive_questions_open",
-        "gauge",
-        "Questions not resolved (unclaimed, claimed, awaiting approval), by function.",
-    );
-    for (f, v) in &g.functions {
-        sample(out, "helphive_questions_open", &[("function", f)], v.open as f64);
-    }
-    describe(
-        out,
-        "helphive_questions_breaching",
-        "gauge",
-        "Questions past their response deadline with a customer message still unanswered, by function.",
-    );
-    for (f, v) in &g.functions {
-        sample(out, "helphive_questions_breaching", &[("function", f)], v.breaching as f64);
+    let per_function: [Gauge<crate::store::FunctionGauges>; 3] = [
+        ("helphive_queue_depth", "Open questions nobody has claimed, by function.", |v| v.unclaimed),
+        (
+            "helphive_questions_open",
+            "Questions not resolved (unclaimed, claimed, awaiting approval), by function.",
+            |v| v.open,
+        ),
+        (
+            "helphive_questions_breaching",
+            "Questions past their response deadline with a customer message still unanswered, by function.",
+            |v| v.breaching,
+        ),
+    ];
+    for (name, help, value) in per_function {
+        describe(out, name, "gauge", help);
+        for (f, v) in &g.functions {
+            sample(out, name, &[("function", f)], value(v) as f64);
+        }
     }
     describe(out, "helphive_questions_held", "gauge", "Posts held back as possible spam, waiting for a lead.");
     sample(out, "helphive_questions_held", &[], g.held as f64);
-    describe(out, "helphive_outbox_backlog", "gauge", "Approved replies waiting to be posted, by channel.");
-    for (c, v) in &g.outbox {
-        sample(out, "helphive_outbox_backlog", &[("channel", c)], v.backlog as f64);
-    }
-    describe(
-        out,
-        "helphive_outbox_failed",
-        "gauge",
-        "Replies the network refused for good or given up on, by channel.",
-    );
-    for (c, v) in &g.outbox {
-        sample(out, "helphive_outbox_failed", &[("channel", c)], v.failed as f64);
+    let per_channel: [Gauge<crate::store::OutboxGauges>; 2] = [
+        ("helphive_outbox_backlog", "Approved replies waiting to be posted, by channel.", |v| v.backlog),
+        ("helphive_outbox_failed", "Replies the network refused for good or given up on, by channel.", |v| v.failed),
+    ];
+    for (name, help, value) in per_channel {
+        describe(out, name, "gauge", help);
+        for (c, v) in &g.outbox {
+            sample(out, name, &[("channel", c)], value(v) as f64);
+        }
     }
 }
 

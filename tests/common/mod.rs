@@ -15,6 +15,15 @@ use helphive::model::{Agent, Customer, Role, Skill};
 use helphive::server::{self, AppState};
 use helphive::store::{NewAgent, NewInbound, Store, StoreOptions};
 
+/// One question for each function, as the benchmarks send them in bulk.
+pub const SAMPLE_QUESTIONS: [&str; 5] = [
+    "my router will not connect to wifi after the update",
+    "where is my order? it was due yesterday",
+    "I was charged twice for the same purchase, refund please",
+    "does the store downtown have the headphones in stock?",
+    "is the black friday coupon valid online?",
+];
+
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 pub struct TestApp {
