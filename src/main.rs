@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use helphive::clock::SystemClock;
+use helphive::clock::{SystemClock, now_ms};
 use helphive::config::Config;
 use helphive::model::{Role, Skill};
 use helphive::server::{self, AppState};
-use helphive::store::{NewAgent, Store, StoreOptions, now_ms};
+use helphive::store::{NewAgent, Store, StoreOptions};
 
 #[derive(Parser)]
 #[command(
