@@ -25,20 +25,3 @@ pub mod store;
 pub mod text;
 pub mod tls;
 pub mod tui;
-
-use std::path::PathBuf;
-
-/// The database URL to use: the one given, else the config's, else `helphive.db` in the data
-/// directory (which is created).
-pub fn resolve_database(explicit: Option<&str>, config: &config::Config) -> Result<String, String> {
-    if let Some(db) = explicit.filter(|s| !s.trim().is_empty()) {
-        return Ok(db.trim().to_string());
-    }
-    if !config.server.database.trim().is_empty() {
-        return Ok(config.server.database.trim().to_string());
-    }
-    let dir: PathBuf =
-        config::data_dir().ok_or("cannot find a data directory: set HELPHIVE_DATA_DIR or server.database")?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
-    Ok(dir.join("helphive.db").display().to_string())
-}
