@@ -1,11 +1,12 @@
 //! helphive: a shared help desk for social customer care, in the terminal.
 //!
-//! Parts (see the README's architecture section): `model` (plain data), `routing` (pure rules),
-//! `lifecycle` (pure rules of a question's life), `store` (SQLite persistence), `server` (HTTP API
-//! and live events), `intake` (the one way in for customer messages), `channels` (social network
-//! connectors and the outbox worker), `client` (the
-//! async client the terminal uses), `config`, `bench` (the API against the raw store) and
-//! `classify` (the topic model measured and explained).
+//! Parts (see the README's architecture section): `model` (plain data), `clock` (where "now"
+//! comes from), `routing` (pure rules), `lifecycle` (pure rules of a question's life), `store`
+//! (SQLite persistence), `server` (HTTP API and live events), `intake` (the one way in for
+//! customer messages), `channels` (social network connectors and the outbox worker), `client`
+//! (the async client the terminal uses), `config`, `bench` (the API against the raw store) and
+//! `classify` (the topic model measured and explained). The command line is the binary's own
+//! (`src/cli/`).
 
 pub mod bench;
 pub mod channels;
