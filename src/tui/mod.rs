@@ -2,11 +2,13 @@
 //! spawned tasks and answer with messages, so the screen never waits for the network.
 
 pub mod app;
-pub mod drafts;
 pub mod fixtures;
-pub mod keymap;
 pub mod screens;
 pub mod view;
+
+/// The keymap and the drafts belong to the screens; these are the paths the terminal's users
+/// (tests, benchmarks) know them by.
+pub use screens::{drafts, keymap};
 
 use std::time::Duration;
 
@@ -18,8 +20,8 @@ use crate::client::{Client, ClientError, QueueQuery, StreamItem, StreamPosition}
 use crate::config::{Config, Theme};
 use crate::model::{AgentStatus, Question};
 use app::{App, Cmd, Msg, SnapshotPage, TransferTo, View};
-use drafts::Drafts;
-use keymap::KeyMap;
+use screens::drafts::Drafts;
+use screens::keymap::KeyMap;
 
 pub struct TuiOptions {
     pub view: View,
