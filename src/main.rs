@@ -372,22 +372,22 @@ async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, Stri
 
 /// The client for the terminal commands: server and token from the options, the environment or
 /// the configuration.
-/// `config` with a model that has also learned the business's own labelled questions stored in
-/// the database (`helphive classify --train`), if there are any.
-async fn learn_business_questions(mut config: Config, store: &Store) -> Result<Config, String> {
+/// A model that has also learned the business's own labelled questions stored in the database
+/// (`helphive classify --train`), if there are any; else the slot is empty (the built-in model).
+async fn learn_business_questions(store: &Store) -> Result<helphive::routing::ModelSlot, String> {
     let extra = store.training_examples().await.map_err(|e| e.to_string())?;
-    if !extra.is_empty() {
-        let model = helphive::routing::model_with(&extra);
-        tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
-        config.classifier = helphive::routing::ModelSlot::new(model);
+    if extra.is_empty() {
+        return Ok(helphive::routing::ModelSlot::default());
     }
-    Ok(config)
+    let model = helphive::routing::model_with(&extra);
+    tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
+    Ok(helphive::routing::ModelSlot::new(model))
 }
 
 /// `learn_business_questions` for the CLI, on the server's database.
-async fn with_business_model(config: Config, cli_db: Option<&str>) -> Result<Config, String> {
-    let store = open_store(cli_db, &config).await?;
-    learn_business_questions(config, &store).await
+async fn with_business_model(config: &Config, cli_db: Option<&str>) -> Result<helphive::routing::ModelSlot, String> {
+    let store = open_store(cli_db, config).await?;
+    learn_business_questions(&store).await
 }
 
 fn terminal_client(args: &ServerArgs, config: &Config) -> Result<helphive::client::Client, String> {
@@ -592,10 +592,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let secret = config.webhook_secret().map_err(|e| e.to_string())?;
             let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
             let store = open_store(database.database.as_deref(), &config).await?;
-            let config = learn_business_questions(config, &store).await?;
+            let model = learn_business_questions(&store).await?;
             // Trained now rather than by the first question to arrive (under a second).
-            let warm = config.clone();
-            tokio::task::spawn_blocking(move || drop(helphive::routing::model(&warm)))
+            let warm = model.clone();
+            tokio::task::spawn_blocking(move || drop(warm.model()))
                 .await
                 .map_err(|e| format!("the topic model could not be trained: {e}"))?;
             if store.is_memory() {
@@ -614,7 +614,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 None => Arc::new(SystemClock),
             };
-            let state = AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels);
+            let state = AppState::new(store, config.clone(), clock, secret.as_deref())
+                .with_channels(channels)
+                .with_model(model);
             tracing::info!(config = %origin, "configuration loaded");
             // Bound before the API, so /metrics answers once the "listening" line is out.
             let _metrics = match server::metrics::start(&state).await? {
@@ -751,10 +753,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
                 return Ok(());
             }
-            let config = with_business_model(config, db).await?;
+            let model = with_business_model(&config, db).await?;
             match (eval, text) {
-                (Some(path), _) => print!("{}", classify::eval(&config, &classify::read_examples(&path, &config)?)),
-                (None, Some(text)) => print!("{}", classify::explain(&config, &channel, &text)),
+                (Some(path), _) => {
+                    print!("{}", classify::eval(&config, &model, &classify::read_examples(&path, &config)?))
+                }
+                (None, Some(text)) => print!("{}", classify::explain(&config, &model, &channel, &text)),
                 (None, None) => return Err("give a question's text, or --eval, --train, --bench or --cv".into()),
             }
             Ok(())
