@@ -81,9 +81,7 @@ async fn store_baseline(n: usize) -> f64 {
     let t = Instant::now();
     for chunk in msgs.chunks(BATCH) {
         let batch = chunk.iter().cloned().map(Into::into).collect();
-        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::clock::now_ms())
-            .await
-            .unwrap();
+        app.state.intake.ingest(batch).await.unwrap();
     }
     rate(n, t.elapsed())
 }
@@ -253,7 +251,7 @@ async fn main() {
     println!("helphive ingest benchmark ({})", if full { "full" } else { "smoke run: cargo bench for figures" });
 
     // The built-in topic model is trained at its first use (under a second): before any timing.
-    routing::classify(&Config::builtin(), "webhook", "warm up");
+    drop(routing::default_model());
     let base = store_baseline(sizes.batched).await;
     // The learned model against the keyword rules, in turns (learned, keywords, learned,
     // keywords) so that neither gains from going first or last on a shared machine.

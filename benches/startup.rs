@@ -37,9 +37,7 @@ async fn fill(app: &TestApp, n: usize) {
                 question(&format!("q-{k}"), &format!("customer{k}"), &format!("{} ({k})", texts[k % 5])).into()
             })
             .collect();
-        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::clock::now_ms())
-            .await
-            .unwrap();
+        app.state.intake.ingest(batch).await.unwrap();
         i += 500;
     }
 }

@@ -103,7 +103,7 @@ async fn setup(database: &str, config: &Config, n: usize) -> Result<(Store, Vec<
             .await
             .map_err(|e| e.to_string())?;
         let text = format!("my {} question number {i}", topic.keywords.first().map(String::as_str).unwrap_or("setup"));
-        let class = routing::classify(config, "webhook", &text);
+        let class = routing::classify(config, &routing::ModelSlot::default(), "webhook", &text);
         let q = store
             .inbound(
                 NewInbound {

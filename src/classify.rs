@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::routing::classifier::{Example, Model, Params, parse_jsonl};
 use crate::routing::evaluation::{self, Report, Scored};
-use crate::routing::{self, Classification, KEYWORD_EVIDENCE};
+use crate::routing::{self, Classification, KEYWORD_EVIDENCE, ModelSlot};
 
 /// The held-out questions, embedded only so `--bench` runs anywhere; nothing trains on them.
 const TEST_JSONL: &str = include_str!("../data/test.jsonl");
@@ -61,9 +61,10 @@ fn guess(config: &Config, c: &Classification) -> (String, f32) {
     }
 }
 
-/// One question: topic, function, confidence, the best two guesses, and what decided.
-pub fn explain(config: &Config, channel: &str, text: &str) -> String {
-    let c = routing::classify(config, channel, text);
+/// One question as `model` (empty: the built-in one) sees it: topic, function, confidence, the
+/// best two guesses, and what decided.
+pub fn explain(config: &Config, model: &ModelSlot, channel: &str, text: &str) -> String {
+    let c = routing::classify(config, model, channel, text);
     let mut out = String::new();
     let _ = writeln!(out, "topic       {}{}", c.topic, if c.unsure { "  (unsure: below the threshold)" } else { "" });
     let _ = writeln!(out, "function    {}", c.function);
@@ -79,8 +80,7 @@ pub fn explain(config: &Config, channel: &str, text: &str) -> String {
     };
     let _ = writeln!(out, "decided by  {rule}");
     if let Some((best, _)) = c.guesses.first() {
-        let model = routing::model(config);
-        let why = model.explain(text, best, 8);
+        let why = model.model().explain(text, best, 8);
         if !why.is_empty() {
             let words: Vec<String> = why.iter().map(|(f, w)| format!("{f} ({w:+.2})")).collect();
             let _ = writeln!(out, "features    {}", words.join(", "));
@@ -108,15 +108,16 @@ pub fn evaluate(config: &Config, examples: &[Example], classify: &dyn Fn(&str) -
 /// best guess: the sim routes it like a sure one, which is the harder case for the hive).
 pub fn held_out_confusion(config: &Config) -> Result<crate::sim::Confusion, String> {
     let (_, test) = bench_data(None, config)?;
-    let r = evaluate(config, &test, &|t| routing::classify(config, "webhook", t));
+    let builtin = ModelSlot::default();
+    let r = evaluate(config, &test, &|t| routing::classify(config, &builtin, "webhook", t));
     let functions: Vec<String> = r.functions.iter().map(|f| f.function.clone()).collect();
     let counts = r.confusion.iter().map(|row| row.iter().map(|n| *n as u64).collect()).collect();
     Ok(crate::sim::Confusion { functions, counts })
 }
 
-/// `--eval FILE`: the figures of the model the server would use on labelled questions.
-pub fn eval(config: &Config, examples: &[Example]) -> String {
-    let r = evaluate(config, examples, &|t| routing::classify(config, "webhook", t));
+/// `--eval FILE`: the figures of the model the server would use (`model`) on labelled questions.
+pub fn eval(config: &Config, model: &ModelSlot, examples: &[Example]) -> String {
+    let r = evaluate(config, examples, &|t| routing::classify(config, model, "webhook", t));
     r.to_string()
 }
 
@@ -220,10 +221,9 @@ pub fn bench(config: &Config, train: &[Example], test: &[Example]) -> String {
     let t0 = Instant::now();
     let model = Model::train(train, Params::default());
     let train_s = t0.elapsed().as_secs_f64();
-    let mut cfg = config.clone();
-    cfg.classifier = routing::ModelSlot::new(model.clone());
-    let learned = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
-    let alone = evaluate(&cfg, test, &|t| routing::classify_with(&cfg, &model, 0.0, "webhook", t));
+    let slot = ModelSlot::new(model.clone());
+    let learned = evaluate(config, test, &|t| routing::classify(config, &slot, "webhook", t));
+    let alone = evaluate(config, test, &|t| routing::classify_with(config, &model, 0.0, "webhook", t));
     let keywords = evaluate(config, test, &|t| routing::classify_by_keywords(config, "webhook", t));
 
     // Latency: every held-out question classified the way the server does, many times over.
@@ -233,7 +233,7 @@ pub fn bench(config: &Config, train: &[Example], test: &[Example]) -> String {
     for _ in 0..rounds {
         for e in test {
             let t = Instant::now();
-            std::hint::black_box(routing::classify(&cfg, "webhook", std::hint::black_box(&e.text)));
+            std::hint::black_box(routing::classify(config, &slot, "webhook", std::hint::black_box(&e.text)));
             learned_us.push(t.elapsed().as_secs_f64() * 1e6);
             let t = Instant::now();
             std::hint::black_box(routing::classify_by_keywords(config, "webhook", std::hint::black_box(&e.text)));
@@ -330,10 +330,9 @@ pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) ->
         if i % k == 0 && stream.len() < n { stream.push(e.clone()) } else { start.push(e.clone()) }
     }
     let measure = |examples: &[Example]| {
-        let mut cfg = config.clone();
-        cfg.classifier = routing::ModelSlot::new(Model::train(examples, Params::default()));
-        let r = evaluate(&cfg, test, &|t| routing::classify(&cfg, "webhook", t));
-        (cfg, r)
+        let model = ModelSlot::new(Model::train(examples, Params::default()));
+        let r = evaluate(config, test, &|t| routing::classify(config, &model, "webhook", t));
+        (model, r)
     };
     let _ = writeln!(
         out,
@@ -347,7 +346,7 @@ pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) ->
         "{:>8} {:>11} {:>10} {:>9} {:>16}",
         "handled", "corrected", "accuracy", "macro", "above threshold"
     );
-    let (mut cfg, r) = measure(&start);
+    let (mut model, r) = measure(&start);
     let row = |out: &mut String, handled: usize, corrected: usize, r: &Report| {
         let _ = writeln!(
             out,
@@ -364,13 +363,13 @@ pub fn replay(config: &Config, train: &[Example], test: &[Example], n: usize) ->
     let mut corrected = 0;
     let every = (n / 4).max(1);
     for (i, e) in stream.iter().enumerate() {
-        if routing::classify(&cfg, "webhook", &e.text).topic != e.topic {
+        if routing::classify(config, &model, "webhook", &e.text).topic != e.topic {
             corrected += 1;
         }
         learned.push(e.clone());
         if (i + 1) % every == 0 || i + 1 == stream.len() {
-            let (c, r) = measure(&learned);
-            cfg = c;
+            let (m, r) = measure(&learned);
+            model = m;
             row(&mut out, i + 1, corrected, &r);
         }
     }
@@ -407,24 +406,20 @@ fn replay_held_out(config: &Config, train: &[Example], test: &[Example], n: usiz
     }
     let n = n.min(stream.len().saturating_sub(1) / 2).max(1);
     let (handled, rest) = stream.split_at(n);
-    let with = |examples: &[Example]| {
-        let mut cfg = config.clone();
-        cfg.classifier = routing::ModelSlot::new(Model::train(examples, Params::default()));
-        cfg
-    };
-    let before_cfg = with(train);
-    let before = evaluate(&before_cfg, rest, &|t| routing::classify(&before_cfg, "webhook", t));
+    let trained = |examples: &[Example]| ModelSlot::new(Model::train(examples, Params::default()));
+    let before_model = trained(train);
+    let before = evaluate(config, rest, &|t| routing::classify(config, &before_model, "webhook", t));
     let corrected = handled
         .iter()
         .filter(|e| {
-            let c = routing::classify(&before_cfg, "webhook", &e.text);
+            let c = routing::classify(config, &before_model, "webhook", &e.text);
             c.unsure || c.topic != e.topic
         })
         .count();
     let mut learned = train.to_vec();
     learned.extend_from_slice(handled);
-    let after_cfg = with(&learned);
-    let after = evaluate(&after_cfg, rest, &|t| routing::classify(&after_cfg, "webhook", t));
+    let after_model = trained(&learned);
+    let after = evaluate(config, rest, &|t| routing::classify(config, &after_model, "webhook", t));
     let _ = writeln!(
         out,
         "held-out stream: {} questions the model never saw; the first {n} handled ({corrected} of them corrected \

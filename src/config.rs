@@ -25,12 +25,6 @@ pub struct Config {
     pub spam: SpamConfig,
     pub outbox: OutboxConfig,
     pub metrics: MetricsConfig,
-    /// The learned topic model when it is not the built-in default (trained with a business's
-    /// own questions, see `helphive classify --train`); empty: the default, trained once per
-    /// process from `data/train.jsonl`. Shared by every clone of this config, so the server can
-    /// swap in a retrained model.
-    #[serde(skip)]
-    pub classifier: crate::routing::ModelSlot,
 }
 
 /// Which network a connector talks to.

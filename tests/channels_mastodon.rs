@@ -171,7 +171,7 @@ async fn mastodon_restart_mid_ingest_neither_loses_nor_duplicates() {
     // The state a crash leaves: two of the three stored, the cursor not yet saved.
     let page = s.masto.fetch(None, s.now()).await.unwrap();
     assert_eq!(page.items.iter().map(|i| i.message.external_id.clone()).collect::<Vec<_>>(), ids, "oldest first");
-    let class = helphive::routing::classify(&s.app.state.config, "mastodon", "invoice");
+    let class = s.app.state.intake.classify("mastodon", "invoice");
     for item in page.items.into_iter().take(2) {
         s.app.store.ingest(item.message, &Default::default(), &class, 600_000, s.now()).await.unwrap();
     }

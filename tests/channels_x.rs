@@ -341,7 +341,7 @@ async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
     let all = s.x.fetch(Some("0".into()), s.clock.now()).await.unwrap();
     assert_eq!(all.items.len(), 5, "with a cursor every page back to it, oldest first");
     assert_eq!(all.items[0].message.external_id, ids[0]);
-    let class = helphive::routing::classify(&s.app.state.config, "x", "q");
+    let class = s.app.state.intake.classify("x", "q");
     for item in all.items.into_iter().take(3) {
         s.app.store.ingest(item.message, &Default::default(), &class, 600_000, T0).await.unwrap();
     }

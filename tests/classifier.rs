@@ -6,7 +6,7 @@
 
 use helphive::classify::{evaluate, read_examples};
 use helphive::config::Config;
-use helphive::routing;
+use helphive::routing::{self, ModelSlot};
 
 /// Written for this test, not taken from data/: each one's words lean elsewhere than its need.
 const TRICKY: &[(&str, &str)] = &[
@@ -29,7 +29,7 @@ fn tricky_questions_route_by_their_need() {
     let config = Config::builtin();
     let mut wrong = Vec::new();
     for (text, function) in TRICKY {
-        let c = routing::classify(&config, "webhook", text);
+        let c = routing::classify(&config, &ModelSlot::default(), "webhook", text);
         if c.function != *function {
             wrong.push(format!("{text:?}: {} ({:.2}), want {function}", c.function, c.confidence));
         }
@@ -41,7 +41,7 @@ fn tricky_questions_route_by_their_need() {
 fn the_model_gets_more_tricky_questions_right_than_keyword_votes() {
     let config = Config::builtin();
     let right = |f: &dyn Fn(&str) -> String| TRICKY.iter().filter(|(text, function)| f(text) == *function).count();
-    let learned = right(&|t| routing::classify(&config, "webhook", t).function);
+    let learned = right(&|t| routing::classify(&config, &ModelSlot::default(), "webhook", t).function);
     let keywords = right(&|t| routing::classify_by_keywords(&config, "webhook", t).function);
     assert!(learned > keywords, "learned {learned}, keywords {keywords} of {}", TRICKY.len());
 }
@@ -52,7 +52,7 @@ fn held_out_accuracy_stays_far_above_the_keyword_rules() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/test.jsonl");
     let test = read_examples(&path, &config).unwrap();
     assert!(test.len() >= 250);
-    let learned = evaluate(&config, &test, &|t| routing::classify(&config, "webhook", t));
+    let learned = evaluate(&config, &test, &|t| routing::classify(&config, &ModelSlot::default(), "webhook", t));
     let keywords = evaluate(&config, &test, &|t| routing::classify_by_keywords(&config, "webhook", t));
     // Measured: see the README (helphive classify --bench). Floors well below, against noise.
     assert!(learned.macro_accuracy >= 0.80, "{learned}");

@@ -145,3 +145,23 @@ async fn an_agent_corrects_the_topic_and_it_counts() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn a_retrained_model_reaches_the_webhook_endpoint_and_the_connectors() {
+    let app = spawn_app_with(Options { manual_clock: Some(T0), ..Default::default() }).await;
+    // Taken before the model changes, as the running connectors hold theirs.
+    let desk = app.state.desk();
+    let text = "zorbix zorbix";
+    assert_ne!(desk.intake.classify("mastodon", text).topic, "delivery");
+    let extra: Vec<helphive::routing::classifier::Example> = (0..25)
+        .map(|i| helphive::routing::classifier::Example {
+            text: format!("zorbix {i} zorbix"),
+            topic: "delivery".into(),
+        })
+        .collect();
+    // What the retraining job does with the stored labelled questions.
+    app.state.intake.model().set(helphive::routing::model_with(&extra));
+    assert_eq!(desk.intake.classify("mastodon", text).topic, "delivery");
+    let stored = app.admin.inbound(&common::question("z1", "cust-z1", text)).await.unwrap();
+    assert_eq!(stored.question.topic, "delivery");
+}

@@ -38,8 +38,8 @@ pub struct Desk {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub channels: Arc<Channels>,
-    /// Asks the router to run now (questions arrived).
-    pub reroute: Arc<dyn Fn() + Send + Sync>,
+    /// The way in for what the connectors read (it wakes the router when questions arrive).
+    pub intake: crate::intake::Intake,
     /// Counts a failed network call of a channel (for `/metrics`).
     pub count_error: ErrorCounter,
 }
@@ -50,10 +50,6 @@ pub type ErrorCounter = Arc<dyn Fn(&str, ChannelStage) + Send + Sync>;
 impl Desk {
     pub fn now(&self) -> Millis {
         self.clock.now()
-    }
-
-    pub fn lease_ms(&self) -> i64 {
-        self.config.server.lease_minutes as i64 * 60_000
     }
 }
 
@@ -303,9 +299,7 @@ pub async fn ingest_once(state: &Desk, connector: &dyn Connector) -> ChannelResu
             .into_iter()
             .map(|i| crate::intake::Arrival { message: i.message, visibility: i.visibility })
             .collect();
-        let outcomes = crate::intake::ingest(&state.store, &state.config, batch, state.lease_ms(), state.now())
-            .await
-            .map_err(store_err)?;
+        let outcomes = state.intake.ingest(batch).await.map_err(store_err)?;
         for (o, external_id) in outcomes.into_iter().zip(ids) {
             match o {
                 Ok(o) => match o.outcome.as_str() {
@@ -327,9 +321,6 @@ pub async fn ingest_once(state: &Desk, connector: &dyn Connector) -> ChannelResu
         if !page.more {
             break;
         }
-    }
-    if report.created + report.followups > 0 {
-        (state.reroute)();
     }
     Ok(report)
 }

@@ -37,17 +37,19 @@ pub async fn classify(args: ClassifyArgs) -> Result<(), String> {
         );
         return Ok(());
     }
-    let config = with_business_model(config, db).await?;
+    let model = with_business_model(&config, db).await?;
     match (eval, text) {
-        (Some(path), _) => print!("{}", classify::eval(&config, &classify::read_examples(&path, &config)?)),
-        (None, Some(text)) => print!("{}", classify::explain(&config, &channel, &text)),
+        (Some(path), _) => {
+            print!("{}", classify::eval(&config, &model, &classify::read_examples(&path, &config)?))
+        }
+        (None, Some(text)) => print!("{}", classify::explain(&config, &model, &channel, &text)),
         (None, None) => return Err("give a question's text, or --eval, --train, --bench or --cv".into()),
     }
     Ok(())
 }
 
 /// `learn_business_questions` for the CLI, on the server's database.
-async fn with_business_model(config: Config, cli_db: Option<&str>) -> Result<Config, String> {
-    let store = open_store(cli_db, &config).await?;
-    learn_business_questions(config, &store).await
+async fn with_business_model(config: &Config, cli_db: Option<&str>) -> Result<helphive::routing::ModelSlot, String> {
+    let store = open_store(cli_db, config).await?;
+    learn_business_questions(&store).await
 }

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use helphive::clock::{Clock, ManualClock, SystemClock};
-use helphive::config::Config;
 use helphive::server::{self, AppState};
 use helphive::store::Store;
 
@@ -21,10 +20,10 @@ pub async fn serve(config: &ConfigArg, database: &DatabaseArg, bind: Option<Stri
     let secret = config.webhook_secret().map_err(|e| e.to_string())?;
     let channels = helphive::channels::Channels::from_config(&config).map_err(|e| e.to_string())?;
     let store = open_store(database.database.as_deref(), &config).await?;
-    let config = learn_business_questions(config, &store).await?;
+    let model = learn_business_questions(&store).await?;
     // Trained now rather than by the first question to arrive (under a second).
-    let warm = config.clone();
-    tokio::task::spawn_blocking(move || drop(helphive::routing::model(&warm)))
+    let warm = model.clone();
+    tokio::task::spawn_blocking(move || drop(warm.model()))
         .await
         .map_err(|e| format!("the topic model could not be trained: {e}"))?;
     if store.is_memory() {
@@ -40,7 +39,8 @@ pub async fn serve(config: &ConfigArg, database: &DatabaseArg, bind: Option<Stri
         }
         None => Arc::new(SystemClock),
     };
-    let state = AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels);
+    let state =
+        AppState::new(store, config.clone(), clock, secret.as_deref()).with_channels(channels).with_model(model);
     tracing::info!(config = %origin, "configuration loaded");
     // Bound before the API, so /metrics answers once the "listening" line is out.
     let _metrics = match server::metrics::start(&state).await? {
@@ -58,16 +58,16 @@ pub async fn serve(config: &ConfigArg, database: &DatabaseArg, bind: Option<Stri
     .map_err(|e| format!("cannot serve on {addr}: {e}"))
 }
 
-/// `config` with a model that has also learned the business's own labelled questions stored in
-/// the database (`helphive classify --train`), if there are any.
-pub async fn learn_business_questions(mut config: Config, store: &Store) -> Result<Config, String> {
+/// A model that has also learned the business's own labelled questions stored in the database
+/// (`helphive classify --train`), if there are any; else the slot is empty (the built-in model).
+pub async fn learn_business_questions(store: &Store) -> Result<helphive::routing::ModelSlot, String> {
     let extra = store.training_examples().await.map_err(|e| e.to_string())?;
-    if !extra.is_empty() {
-        let model = helphive::routing::model_with(&extra);
-        tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
-        config.classifier = helphive::routing::ModelSlot::new(model);
+    if extra.is_empty() {
+        return Ok(helphive::routing::ModelSlot::default());
     }
-    Ok(config)
+    let model = helphive::routing::model_with(&extra);
+    tracing::info!(own = extra.len(), "topic model trained with the business's own questions");
+    Ok(helphive::routing::ModelSlot::new(model))
 }
 
 fn init_logging() {

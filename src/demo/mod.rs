@@ -247,8 +247,7 @@ pub async fn start(opts: &DemoOptions) -> Result<DemoWorld, String> {
     let config = Config::builtin();
     // The topic model is trained at its first use; train it before the scenario's clock starts,
     // off the async threads, so the first arrival does not stall the world while it runs on.
-    let warm = config.clone();
-    tokio::task::spawn_blocking(move || drop(crate::routing::model(&warm)))
+    tokio::task::spawn_blocking(|| drop(crate::routing::default_model()))
         .await
         .map_err(|e| format!("demo: the topic model could not be trained: {e}"))?;
     let clock = ScenarioClock::new(opts.speed);

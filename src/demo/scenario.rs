@@ -666,7 +666,7 @@ fn check_topic(what: &str, channel: &str, text: &str, topic: &str, config: &Conf
     if config.topic(topic).is_none() {
         return Err(format!("{what}: topic '{topic}' is not a topic; known: {}", topic_names(config)));
     }
-    let got = routing::classify(config, channel, text);
+    let got = routing::classify(config, &routing::ModelSlot::default(), channel, text);
     if got.topic != topic {
         let why = match &got.matched {
             Some(k) => format!("the keyword '{k}' sends it to '{}'", got.topic),
@@ -693,7 +693,7 @@ mod tests {
         let functions: HashSet<String> = timeline
             .iter()
             .filter(|a| a.in_reply_to.is_none())
-            .map(|a| routing::classify(&config, &a.channel, &a.text).function)
+            .map(|a| routing::classify(&config, &routing::ModelSlot::default(), &a.channel, &a.text).function)
             .collect();
         assert!(functions.len() >= 4, "{functions:?}");
         assert!(timeline.iter().any(|a| a.in_reply_to.is_some()), "a follow-up");

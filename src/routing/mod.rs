@@ -70,13 +70,8 @@ pub fn model_with(extra: &[Example]) -> Model {
     Model::train(&all, Params::default())
 }
 
-/// The model `config` classifies with.
-pub fn model(config: &Config) -> Arc<Model> {
-    config.classifier.get().unwrap_or_else(default_model)
-}
-
-/// A replaceable model shared by every clone of a `Config`: the server retrains on a schedule
-/// and swaps the new model in while questions keep being classified. Empty: the default model.
+/// A replaceable model shared by every clone of the slot: the server retrains on a schedule and
+/// swaps the new model in while questions keep being classified. Empty: the default model.
 #[derive(Clone, Default)]
 pub struct ModelSlot(Arc<std::sync::RwLock<Option<Arc<Model>>>>);
 
@@ -88,6 +83,11 @@ impl ModelSlot {
 
     pub fn get(&self) -> Option<Arc<Model>> {
         self.0.read().map(|m| m.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// The model held, else the default one.
+    pub fn model(&self) -> Arc<Model> {
+        self.get().unwrap_or_else(default_model)
     }
 
     /// Replaces the model for every holder of this slot.
@@ -103,16 +103,17 @@ impl std::fmt::Debug for ModelSlot {
     }
 }
 
-/// Picks the topic of `text`. With the learned model (the default): the model's probability for
+/// Picks the topic of `text` with the model in `model` (empty: the default one). With the learned
+/// model (the default): the model's probability for
 /// each configured topic, plus `KEYWORD_EVIDENCE` for each of the topic's keywords in the text
 /// (and a little for a channel hint on a topic with a keyword match); below the unsure threshold,
 /// the default topic. A keyword of a topic marked `override` decides on its own. With
 /// `classifier = "keywords"`: `classify_by_keywords`.
-pub fn classify(config: &Config, channel: &str, text: &str) -> Classification {
+pub fn classify(config: &Config, model: &ModelSlot, channel: &str, text: &str) -> Classification {
     if config.routing.classifier == ClassifierKind::Keywords {
         return classify_by_keywords(config, channel, text);
     }
-    classify_with(config, &model(config), KEYWORD_EVIDENCE, channel, text)
+    classify_with(config, &model.model(), KEYWORD_EVIDENCE, channel, text)
 }
 
 /// `classify` with a given model and keyword weight (for cross-validation and benchmarks).
@@ -315,7 +316,7 @@ mod tests {
     #[test]
     fn keywords_pick_the_topic_and_say_why() {
         let c = Config::builtin();
-        let r = classify(&c, "mastodon", "I was CHARGED twice for my order, I want a refund!");
+        let r = classify(&c, &ModelSlot::default(), "mastodon", "I was CHARGED twice for my order, I want a refund!");
         assert_eq!(r.topic, "billing");
         assert_eq!(r.function, "billing");
         assert!(r.confidence > 0.5);
@@ -335,11 +336,11 @@ mod tests {
     #[test]
     fn an_unclear_question_goes_to_the_default_topic_as_unsure() {
         let c = Config::builtin();
-        let r = classify(&c, "x", "hello there");
+        let r = classify(&c, &ModelSlot::default(), "x", "hello there");
         assert_eq!(r.topic, "general");
         assert!(r.unsure, "{r:?}");
         assert_eq!(r.matched, None);
-        assert!(r.confidence < model(&c).threshold);
+        assert!(r.confidence < default_model().threshold);
         assert_eq!(r.guesses.len(), 2, "the best two guesses are kept for the hive");
     }
 
@@ -347,18 +348,18 @@ mod tests {
     fn the_model_reads_word_forms_and_symptoms() {
         let c = Config::builtin();
         // No keyword of any topic occurs here.
-        let r = classify(&c, "x", "the screen stays black and the fan is spinning like crazy");
+        let r = classify(&c, &ModelSlot::default(), "x", "the screen stays black and the fan is spinning like crazy");
         assert_eq!(r.function, "tech_support", "{r:?}");
         assert_eq!(r.matched.as_deref(), Some(LEARNED));
         assert!(r.confidence > 0.5 && !r.unsure);
-        let r = classify(&c, "x", "both parcels were delivered to my neighbours");
+        let r = classify(&c, &ModelSlot::default(), "x", "both parcels were delivered to my neighbours");
         assert_eq!(r.function, "delivery", "{r:?}");
     }
 
     #[test]
     fn phrases_match_across_punctuation() {
         let c = Config::builtin();
-        let r = classify(&c, "bluesky", "My TV won't turn on... HDMI?");
+        let r = classify(&c, &ModelSlot::default(), "bluesky", "My TV won't turn on... HDMI?");
         assert_eq!(r.topic, "setup");
         assert_eq!(r.function, "tech_support");
     }
@@ -379,7 +380,7 @@ mod tests {
     fn keywords_only_when_configured() {
         let mut c = Config::builtin();
         c.routing.classifier = ClassifierKind::Keywords;
-        let r = classify(&c, "x", "the screen stays black");
+        let r = classify(&c, &ModelSlot::default(), "x", "the screen stays black");
         assert_eq!((r.topic.as_str(), r.confidence, r.unsure), ("general", 0.0, false));
     }
 
@@ -387,11 +388,11 @@ mod tests {
     fn an_override_keyword_decides() {
         let mut c = Config::builtin();
         let text = "is my X200 heater part of the recall? where do I bring it";
-        assert_ne!(classify(&c, "x", text).topic, "delivery");
+        assert_ne!(classify(&c, &ModelSlot::default(), "x", text).topic, "delivery");
         let t = c.topics.iter_mut().find(|t| t.name == "delivery").unwrap();
         t.keywords.push("recall".into());
         t.overrides = true;
-        let r = classify(&c, "x", text);
+        let r = classify(&c, &ModelSlot::default(), "x", text);
         assert_eq!((r.topic.as_str(), r.confidence, r.matched.as_deref()), ("delivery", 1.0, Some("recall")));
     }
 
@@ -399,23 +400,28 @@ mod tests {
     fn a_keyword_adds_evidence_but_does_not_outvote_the_need() {
         let c = Config::builtin();
         // The store named twice (a keyword counts once), one need: the parcel.
-        let r =
-            classify(&c, "x", "the store said my parcel left the store warehouse a week ago and still hasn't arrived");
+        let r = classify(
+            &c,
+            &ModelSlot::default(),
+            "x",
+            "the store said my parcel left the store warehouse a week ago and still hasn't arrived",
+        );
         assert_eq!(r.function, "delivery", "{r:?}");
     }
 
     #[test]
-    fn a_swapped_model_reaches_every_clone_of_the_config() {
+    fn a_swapped_model_reaches_every_clone_of_the_slot() {
         let c = Config::builtin();
-        let clone = c.clone();
+        let slot = ModelSlot::default();
+        let clone = slot.clone();
         let text = "zorbix zorbix";
-        assert_ne!(classify(&clone, "x", text).topic, "delivery");
+        assert_ne!(classify(&c, &clone, "x", text).topic, "delivery");
         let mut extra = Vec::new();
         for i in 0..25 {
             extra.push(Example { text: format!("zorbix {i} zorbix"), topic: "delivery".into() });
         }
-        c.classifier.set(model_with(&extra));
-        assert_eq!(classify(&clone, "x", text).topic, "delivery");
+        slot.set(model_with(&extra));
+        assert_eq!(classify(&c, &clone, "x", text).topic, "delivery");
     }
 
     #[test]

@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::extract::{Body, Caller, Path, RawBody, authenticate, integer, optional_integer, parse_id};
 use super::{ApiError, ApiResult, AppState, openapi, webhook};
-use crate::intake;
 use crate::model::{AgentStatus, Customer, QuestionState, Role, Skill};
 use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
 
@@ -419,12 +418,8 @@ async fn inbound(
         let Some(msg) = messages.into_iter().next() else { return Err(ApiError::bad_request("no message")) };
         // JSON, but not a message (a missing, unknown or mistyped field): 422, as `Body` answers.
         let msg = msg.map_err(unprocessable)?;
-        let (msg, opts, class) = intake::prepare(&s.config, msg.into());
-        let outcome = s.store.ingest(msg, &opts, &class, s.lease_ms(), s.now()).await?;
+        let outcome = s.intake.ingest_one(msg.into()).await?;
         let created = outcome.outcome != "duplicate";
-        if created {
-            s.reroute();
-        }
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
         return Ok((status, Json(outcome)).into_response());
     }
@@ -441,7 +436,7 @@ async fn inbound(
             Err(reason) => answers.push(Some(BatchAnswer::rejected(ApiError::bad_request(reason)))),
         }
     }
-    let mut stored = intake::ingest(&s.store, &s.config, parsed, s.lease_ms(), s.now()).await?.into_iter();
+    let mut stored = s.intake.ingest(parsed).await?.into_iter();
     let items: Vec<BatchAnswer> = answers
         .into_iter()
         .map(|a| match a {
@@ -454,9 +449,6 @@ async fn inbound(
         })
         .collect();
     let created = items.iter().any(|i| matches!(i, BatchAnswer::Stored(o) if o.outcome != "duplicate"));
-    if created {
-        s.reroute();
-    }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     // Serialised straight from the outcomes: a batch answer carries a thousand questions.
     #[derive(serde::Serialize)]

@@ -37,6 +37,9 @@ pub struct AppState {
     /// Key for Standard Webhooks signatures, already decoded.
     pub webhook_key: Option<Arc<Vec<u8>>>,
     pub hive: Arc<hive::Hive>,
+    /// The way in for customer messages (the webhook endpoint's, and the connectors' through
+    /// `desk`), with the topic model the retraining job replaces.
+    pub intake: crate::intake::Intake,
     /// Wakes the routing job at once (a question arrived, an agent came online).
     route_now: Arc<tokio::sync::Notify>,
     functions: Arc<Vec<String>>,
@@ -51,11 +54,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>, webhook_secret: Option<&str>) -> Self {
         let functions = config.functions.iter().map(|f| f.name.clone()).collect();
+        let config = Arc::new(config);
+        let route_now = Arc::new(tokio::sync::Notify::new());
         AppState {
+            intake: crate::intake::Intake::new(store.clone(), config.clone(), clock.clone(), route_now.clone()),
             store,
             hive: Arc::new(hive::Hive::new(&config)),
-            route_now: Arc::new(tokio::sync::Notify::new()),
-            config: Arc::new(config),
+            route_now,
+            config,
             clock,
             webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
             functions: Arc::new(functions),
@@ -72,6 +78,13 @@ impl AppState {
         self
     }
 
+    /// The same state classifying with `model` (a model trained with the business's own
+    /// questions at start); the retraining job replaces what the slot holds.
+    pub fn with_model(mut self, model: crate::routing::ModelSlot) -> Self {
+        self.intake = self.intake.with_model(model);
+        self
+    }
+
     /// Asks the routing job to run now rather than at its next tick.
     pub fn reroute(&self) {
         self.route_now.notify_one();
@@ -83,14 +96,13 @@ impl AppState {
 
     /// What the channel connectors and the outbox worker need of this state.
     pub fn desk(&self) -> crate::channels::Desk {
-        let route_now = self.route_now.clone();
         let metrics = self.metrics.clone();
         crate::channels::Desk {
             store: self.store.clone(),
             config: self.config.clone(),
             clock: self.clock.clone(),
             channels: self.channels.clone(),
-            reroute: Arc::new(move || route_now.notify_one()),
+            intake: self.intake.clone(),
             count_error: Arc::new(move |channel, stage| metrics.channel_error(channel, stage)),
         }
     }
@@ -192,7 +204,8 @@ pub fn spawn_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
 
 /// Every `routing.retrain_minutes`, when labelled questions were stored since the last look
 /// (agents' corrections, resolved questions, imports), retrains the topic model off the async
-/// threads and swaps it in; questions keep being classified by the old one meanwhile.
+/// threads and swaps it into the intake's slot, where the webhook endpoint and the connectors
+/// find it; questions keep being classified by the old one meanwhile.
 fn spawn_retraining(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     let minutes = state.config.routing.retrain_minutes;
     if minutes == 0 {
@@ -224,7 +237,7 @@ fn spawn_retraining(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
             let own = examples.len();
             match tokio::task::spawn_blocking(move || crate::routing::model_with(&examples)).await {
                 Ok(model) => {
-                    state.config.classifier.set(model);
+                    state.intake.model().set(model);
                     seen = version;
                     tracing::info!(own, "topic model retrained with the stored labelled questions");
                 }

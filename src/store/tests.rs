@@ -4,11 +4,16 @@ use super::questions::MAX_BODY_CHARS;
 use super::*;
 use crate::config::Config;
 use crate::model::{AgentStatus, Customer, QuestionState, ReplyStatus, Role, Skill, event_kind};
-use crate::routing::classify;
+use crate::routing::{Classification, ModelSlot};
 
 const T0: i64 = 1_800_000_000_000;
 const LEASE: i64 = 600_000;
 const MIN: i64 = 60_000;
+
+/// The topic the built-in model gives.
+fn classify(config: &Config, channel: &str, text: &str) -> Classification {
+    crate::routing::classify(config, &ModelSlot::default(), channel, text)
+}
 
 struct Fixture {
     store: Store,

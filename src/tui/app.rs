@@ -6,18 +6,19 @@
 
 use crossterm::event::KeyEvent;
 
-use super::drafts::Drafts;
-use super::keymap::{Action, KeyMap};
 use super::screens::approvals::ApprovalsScreen;
 use super::screens::composer::ComposerScreen;
 use super::screens::conversation::ConversationScreen;
 use super::screens::dashboard::DashboardScreen;
+use super::screens::drafts::Drafts;
+use super::screens::keymap::{Action, Context, KeyMap};
 use super::screens::queue::QueueScreen;
 use super::screens::{Outcome, Shared};
 use crate::config::Template;
 use crate::model::{Agent, Event, Message, Millis, Question, QuestionDetail, ReplyStatus, Stats};
 use crate::text;
 
+pub use super::screens::cmd::{Cmd, Level, PendingReply, SnapshotPage};
 pub use super::screens::composer::{
     Composer, ComposerKind, Picker, PickerPurpose, TransferTo, fuzzy_score, with_signature,
 };
@@ -29,42 +30,6 @@ pub enum View {
     Conversation,
     Dashboard,
     Approvals,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Error,
-}
-
-/// A reply the server has not acknowledged yet. Its idempotency key makes re-sending safe.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingReply {
-    pub question_id: i64,
-    pub body: String,
-    pub key: String,
-}
-
-/// One page of the queue snapshot, as it arrives: the most urgent page first, so the queue is
-/// usable at once while the rest loads behind it.
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotPage {
-    pub items: Vec<Question>,
-    /// How many open questions the server has in all (from the first page), for "loading… n of m".
-    pub total: Option<i64>,
-    /// The newest event the snapshot reflects (`QueuePage::as_of` of its first page).
-    pub as_of: Option<i64>,
-    /// The first page of a load.
-    pub first: bool,
-    /// The last page of a load.
-    pub done: bool,
-}
-
-impl SnapshotPage {
-    /// A whole snapshot in one page.
-    pub fn whole(items: Vec<Question>, as_of: Option<i64>) -> SnapshotPage {
-        SnapshotPage { total: Some(items.len() as i64), items, as_of, first: true, done: true }
-    }
 }
 
 /// What happened.
@@ -112,47 +77,6 @@ pub enum Msg {
     },
     Stats(Stats),
     Approvals(Vec<(Message, Question)>),
-}
-
-/// What to do about it (performed by the runtime, answered with messages).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cmd {
-    LoadSnapshot,
-    LoadDetail(i64),
-    /// The thread for the preview pane (no "viewing" mark: a glance is not a look).
-    LoadPreview(i64),
-    MarkViewing(i64),
-    Claim(i64),
-    Next,
-    Release(i64),
-    Resolve(i64),
-    ResolveWithoutReply(i64),
-    Reopen(i64),
-    Unhold(i64),
-    Reply(PendingReply),
-    Note {
-        question_id: i64,
-        body: String,
-    },
-    Transfer {
-        question_id: i64,
-        to: TransferTo,
-        note: Option<String>,
-    },
-    Recategorize {
-        question_id: i64,
-        topic: String,
-    },
-    Approve {
-        message_id: i64,
-        edited: Option<String>,
-    },
-    Reject {
-        message_id: i64,
-        reason: String,
-    },
-    LoadStats,
-    LoadApprovals,
 }
 
 /// Everything the screen shows: what the screens share, and each screen's own state.
@@ -526,7 +450,7 @@ fn on_key(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
             app.composer.picker = Some(p);
             vec![]
         }
-        Outcome::Ignored => match app.shared.keymap.action(&k, &[super::keymap::Context::Global]) {
+        Outcome::Ignored => match app.shared.keymap.action(&k, &[Context::Global]) {
             Some(action) => on_global(app, action),
             None => vec![],
         },

@@ -9,7 +9,7 @@ use crate::model::{
 use crate::model::{AgentStats, FunctionStats, Percentiles, Stats};
 
 use super::app::App;
-use super::keymap::KeyMap;
+use super::screens::keymap::KeyMap;
 
 /// 2026-11-23 10:00:00 UTC.
 pub const NOW: i64 = 1_795_428_000_000;

@@ -2,13 +2,15 @@
 //! spawned tasks and answer with messages, so the screen never waits for the network.
 
 pub mod app;
-pub mod drafts;
 // Test data, for tests and benchmarks only (the `test-support` feature).
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
-pub mod keymap;
 pub mod screens;
 pub mod view;
+
+/// The keymap and the drafts belong to the screens; these are the paths the terminal's users
+/// (tests, benchmarks) know them by.
+pub use screens::{drafts, keymap};
 
 use std::time::Duration;
 
@@ -20,8 +22,8 @@ use crate::client::{Client, ClientError, QueueQuery, StreamItem, StreamPosition}
 use crate::config::{Config, Theme};
 use crate::model::{AgentStatus, Question};
 use app::{App, Cmd, Msg, SnapshotPage, TransferTo, View};
-use drafts::Drafts;
-use keymap::KeyMap;
+use screens::drafts::Drafts;
+use screens::keymap::KeyMap;
 
 pub struct TuiOptions {
     pub view: View,

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, Level, View};
-use super::keymap::{Action, Context};
+use super::screens::keymap::{Action, Context};
 use super::screens::{Theme, centered};
 use crate::text;
 

@@ -8,12 +8,12 @@ use ratatui::style::Color;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
+use super::cmd::Cmd;
 use super::composer::ComposerKind;
+use super::keymap::{Action, Context};
 use super::{Outcome, PAGE, Shared, Theme, duration, is_movement, move_in_list};
 use crate::model::{Message, Question};
 use crate::text;
-use crate::tui::app::Cmd;
-use crate::tui::keymap::{Action, Context};
 
 /// The approvals' state: the replies waiting, with their questions, and the cursor.
 #[derive(Default)]

@@ -10,11 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
+use super::cmd::{Cmd, PendingReply};
+use super::keymap::{Action, Context};
 use super::{Shared, Theme, centered};
 use crate::model::Question;
 use crate::text;
-use crate::tui::app::{Cmd, PendingReply};
-use crate::tui::keymap::{Action, Context};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComposerKind {

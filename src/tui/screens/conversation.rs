@@ -10,10 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::composer::{ComposerKind, Picker, PickerPurpose};
+use super::keymap::{Action, Context};
 use super::{Outcome, PAGE, Shared, Theme, duration, is_movement, question_action, sla_cell, state_label};
 use crate::model::{Message, MessageKind, Millis, Question, QuestionDetail, ReplyStatus};
 use crate::text;
-use crate::tui::keymap::{Action, Context};
 
 /// The conversation screen's state.
 #[derive(Default)]

@@ -7,10 +7,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
 
+use super::cmd::Cmd;
 use super::{Theme, duration};
 use crate::model::Stats;
 use crate::text;
-use crate::tui::app::Cmd;
 
 /// The dashboard's state: the statistics, and whether events have made them old.
 pub struct DashboardScreen {

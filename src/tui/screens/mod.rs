@@ -2,12 +2,17 @@
 //! conversation, the composer (with its picker, a popup in front of the others), the dashboard
 //! and the approvals. `App` routes messages and keys between them; what every screen reads (who
 //! I am, the clock, the connection, the questions, the flash line, the keymap, the theme) is the
-//! `Shared` context passed to each.
+//! `Shared` context passed to each. The commands the screens return (`cmd`), the keymap and the
+//! drafts live here too: this folder names nothing of the one above it (`App`, the runtime), which
+//! routes to it.
 
 pub mod approvals;
+pub mod cmd;
 pub mod composer;
 pub mod conversation;
 pub mod dashboard;
+pub mod drafts;
+pub mod keymap;
 pub mod queue;
 
 use std::collections::HashMap;
@@ -15,13 +20,13 @@ use std::collections::HashMap;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
-use super::app::{Cmd, Level, PendingReply};
-use super::drafts::Drafts;
-use super::keymap::{Action, KeyMap};
 use crate::config::Template;
 use crate::model::{Agent, Millis, Question, Role};
 use crate::text;
+use cmd::{Cmd, Level, PendingReply};
 use composer::{ComposerKind, Picker};
+use drafts::Drafts;
+use keymap::{Action, KeyMap};
 use queue::{Sla, sla};
 
 /// What every screen reads, and the few things any of them may change (the flash line, the

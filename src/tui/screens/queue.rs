@@ -10,14 +10,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
+use super::cmd::{Cmd, SnapshotPage};
 use super::conversation::thread_lines;
+use super::keymap::{Action, Context};
 use super::{
     Outcome, PAGE, Shared, Theme, duration, is_movement, move_in_list, question_action, sla_cell, state_label,
 };
 use crate::model::{Millis, Question, QuestionDetail, QuestionState};
 use crate::text;
-use crate::tui::app::{Cmd, SnapshotPage};
-use crate::tui::keymap::{Action, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
@@ -343,7 +343,7 @@ impl QueueScreen {
     }
 
     /// The search line, in front of the queue while it is open: it takes every key.
-    pub fn search_key(&mut self, k: KeyEvent) -> Option<Vec<crate::tui::app::Cmd>> {
+    pub fn search_key(&mut self, k: KeyEvent) -> Option<Vec<Cmd>> {
         if !self.searching {
             return None;
         }
