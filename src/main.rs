@@ -760,7 +760,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::WebhookSecret => {
-            println!("{}", server::webhook::new_secret());
+            println!("{}", helphive::signing::new_secret());
             Ok(())
         }
         Command::Bench { config, database, agents, seconds, think_ms } => {

@@ -613,7 +613,8 @@ async fn an_unfinished_write_leaves_no_trace() {
         {
             let mut tx = store.write(T0).await.unwrap();
             sqlx::query("UPDATE agents SET handle = 'x'").execute(tx.conn()).await.unwrap();
-            tx.event("test.partial", None, None, serde_json::json!({})).await.unwrap();
+            let data = serde_json::json!({ "handle": "x" });
+            tx.event(event_kind::AGENT_DISABLED, None, None, data).await.unwrap();
             // dropped here without commit
         }
         let fx_functions = vec!["billing".to_string()];
