@@ -144,7 +144,9 @@ pub struct QuestionOffered {
     pub question: Question,
     /// The agent's handle.
     pub to: Option<String>,
-    /// How far the search had to widen to find them (`routing::Tier`).
+    /// How far the search had to widen to find them (`routing::Tier`); the terminal does not
+    /// need it, so an offer without it still reads.
+    #[serde(default)]
     pub tier: String,
     pub expires_at: Millis,
 }
