@@ -266,7 +266,8 @@ pub fn check(kind: &str, data: &serde_json::Value) -> Result<(), String> {
         let p = P::deserialize(data).map_err(|e| e.to_string())?;
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
-    let table: &[(&[&str], fn(&serde_json::Value) -> Result<serde_json::Value, String>)] = &[
+    type ReadBack = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
+    let table: &[(&[&str], ReadBack)] = &[
         (QuestionChanged::KINDS, again::<QuestionChanged>),
         (QuestionFollowup::KINDS, again::<QuestionFollowup>),
         (QuestionReturned::KINDS, again::<QuestionReturned>),
