@@ -81,7 +81,7 @@ async fn store_baseline(n: usize) -> f64 {
     let t = Instant::now();
     for chunk in msgs.chunks(BATCH) {
         let batch = chunk.iter().cloned().map(Into::into).collect();
-        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::store::now_ms())
+        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::clock::now_ms())
             .await
             .unwrap();
     }
@@ -108,7 +108,7 @@ async fn webhook(app: &TestApp, msgs: Vec<helphive::store::NewInbound>, per_requ
                 let Some(body) = queue.lock().unwrap().pop() else { return };
                 i += 1;
                 let id = format!("msg_{s}_{i}");
-                let ts = helphive::store::now_ms() / 1000;
+                let ts = helphive::clock::now_ms() / 1000;
                 let r = http
                     .post(format!("{base}/api/v1/inbound"))
                     .header("content-type", "application/json")
@@ -196,9 +196,9 @@ async fn mastodon_stream(n: usize) -> (f64, f64, f64) {
     let c = mock.channel_config();
     let masto = Arc::new(channels::mastodon::Mastodon::new(&c, brand, false));
     let later = app_with_connector(masto.clone()).await;
-    masto.prepare().await.unwrap();
+    masto.prepare(helphive::clock::now_ms()).await.unwrap();
     // Read from the start of the account's notifications: all n are a backlog.
-    later.store.set_channel_cursor("mastodon", "0", helphive::store::now_ms()).await.unwrap();
+    later.store.set_channel_cursor("mastodon", "0", helphive::clock::now_ms()).await.unwrap();
     let t = Instant::now();
     while queued(&later).await < n as u64 {
         let r = channels::ingest_once(&later.state.desk(), masto.as_ref()).await.unwrap();

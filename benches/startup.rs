@@ -37,7 +37,7 @@ async fn fill(app: &TestApp, n: usize) {
                 question(&format!("q-{k}"), &format!("customer{k}"), &format!("{} ({k})", texts[k % 5])).into()
             })
             .collect();
-        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::store::now_ms())
+        helphive::intake::ingest(&app.store, &app.state.config, batch, 600_000, helphive::clock::now_ms())
             .await
             .unwrap();
         i += 500;
@@ -48,7 +48,7 @@ async fn new_app(client: &Client) -> App {
     let me = client.me().await.unwrap();
     let config = Config::builtin();
     let functions = config.functions.iter().map(|f| f.name.clone()).collect();
-    let mut app = App::new(me, helphive::store::now_ms(), functions, config.client.templates, KeyMap::defaults(), None);
+    let mut app = App::new(me, helphive::clock::now_ms(), functions, config.client.templates, KeyMap::defaults(), None);
     app.shared.mono = true;
     app
 }

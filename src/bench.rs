@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
-use crate::clock::SystemClock;
+use crate::clock::{SystemClock, now_ms};
 use crate::config::Config;
 use crate::model::{Agent, Customer, Role, Skill};
 use crate::routing;
 use crate::server::{self, AppState};
-use crate::store::{NewAgent, NewInbound, Store, StoreOptions, now_ms};
+use crate::store::{NewAgent, NewInbound, Store, StoreOptions};
 
 pub struct BenchOptions {
     pub agents: usize,

@@ -16,8 +16,15 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
-        crate::store::now_ms()
+        now_ms()
     }
+}
+
+/// The wall clock read directly, in milliseconds since the Unix epoch: for what runs outside a
+/// desk's `Clock` (the admin commands, migrations, benchmarks, the demo's origin). Code that is
+/// given a `Clock` asks it instead, so tests and the simulator can set the time.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 /// A clock that moves only when told to.

@@ -1001,7 +1001,7 @@ async fn an_event_stream_ends_when_its_agent_is_disabled_or_its_token_revoked() 
     })
     .await
     .unwrap();
-    other_process.disable_agent("finn", None, helphive::store::now_ms()).await.unwrap();
+    other_process.disable_agent("finn", None, helphive::clock::now_ms()).await.unwrap();
     let (_, end) = read_until_the_stream_ends(stream, Duration::from_secs(5)).await;
     assert!(end.unwrap_or_default().contains("revoked"));
 }

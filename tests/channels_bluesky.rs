@@ -75,7 +75,7 @@ impl Customer {
         let mut record = json!({
             "$type": "app.bsky.feed.post",
             "text": text,
-            "createdAt": helphive::channels::http::format_iso8601(helphive::store::now_ms()),
+            "createdAt": helphive::channels::http::format_iso8601(helphive::clock::now_ms()),
             "facets": [{
                 "index": { "byteStart": at, "byteEnd": at + "@brand.test".len() },
                 "features": [{ "$type": "app.bsky.richtext.facet#mention", "did": brand_did }],
@@ -164,7 +164,7 @@ async fn bluesky_mention_in_reply_out_in_the_customers_thread() {
     let net = devnet();
     let customer = Customer::login(&net).await;
     let bsky = connector(&net);
-    bsky.prepare().await.unwrap();
+    bsky.prepare(helphive::clock::now_ms()).await.unwrap();
     let dyn_bsky: Arc<dyn Connector> = bsky.clone();
     let app = spawn_app_with(Options {
         channels: Some(Channels { connectors: vec![(dyn_bsky.clone(), Duration::from_secs(3600))] }),
@@ -174,7 +174,7 @@ async fn bluesky_mention_in_reply_out_in_the_customers_thread() {
     let (_, dana) = app.agent(new_agent("dana", "delivery", Role::Agent, &[("delivery", 4)])).await;
 
     // The customer mentions the brand: the question appears, as the customer wrote it.
-    let tag = helphive::store::now_ms();
+    let tag = helphive::clock::now_ms();
     let text = format!("@brand.test where is my order {tag}? The delivery is late 📦");
     let (uri, cid) = customer.post(&text, &net.brand.1, None).await;
     let q = wait_for_question(&app, dyn_bsky.as_ref(), &uri).await;
@@ -286,9 +286,9 @@ async fn bluesky_limit_is_300_graphemes_and_a_longer_reply_is_refused_before_sen
         ..Default::default()
     })
     .await;
-    bsky.prepare().await.unwrap();
+    bsky.prepare(helphive::clock::now_ms()).await.unwrap();
     let customer = Customer::login(&net).await;
-    let tag = helphive::store::now_ms();
+    let tag = helphive::clock::now_ms();
     let (uri, _) = customer.post(&format!("@brand.test is the coupon {tag} valid online?"), &net.brand.1, None).await;
     let q = wait_for_question(&app, dyn_bsky.as_ref(), &uri).await;
     let (_, mia) = app.agent(new_agent("mia", "marketing", Role::Agent, &[("promotions", 4)])).await;
@@ -370,9 +370,9 @@ async fn an_expired_session_is_refreshed_not_logged_in_again() {
     ))
     .unwrap();
     let bsky = Bluesky::new(&c, "app-password".into());
-    bsky.prepare().await.unwrap();
+    bsky.prepare(helphive::clock::now_ms()).await.unwrap();
     for _ in 0..3 {
-        let page = bsky.fetch(None).await.unwrap();
+        let page = bsky.fetch(None, helphive::clock::now_ms()).await.unwrap();
         assert!(page.items.is_empty());
     }
     assert_eq!(seen.logins.load(Ordering::SeqCst), 1, "logged in once");

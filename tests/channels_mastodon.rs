@@ -35,10 +35,10 @@ async fn setup(stream: bool) -> Setup {
     let (brand_id, brand) = mock.account("helpdesk").await;
     let (_, alice) = mock.account("alice").await;
     let masto = connector(&mock, &brand, stream);
-    masto.prepare().await.unwrap();
+    masto.prepare(helphive::clock::now_ms()).await.unwrap();
     let channels = Channels { connectors: vec![(masto.clone(), Duration::from_secs(3600))] };
     let app = spawn_app_with(Options {
-        manual_clock: Some(helphive::store::now_ms()),
+        manual_clock: Some(helphive::clock::now_ms()),
         channels: Some(channels),
         ..Default::default()
     })
@@ -172,7 +172,7 @@ async fn mastodon_restart_mid_ingest_neither_loses_nor_duplicates() {
         ids.push(s.mock.post_status(&s.alice, &format!("@helpdesk question {i} about my invoice"), "public").await);
     }
     // The state a crash leaves: two of the three stored, the cursor not yet saved.
-    let page = s.masto.fetch(None).await.unwrap();
+    let page = s.masto.fetch(None, s.now()).await.unwrap();
     assert_eq!(page.items.iter().map(|i| i.message.external_id.clone()).collect::<Vec<_>>(), ids, "oldest first");
     let class = helphive::routing::classify(&s.app.state.config, "mastodon", "invoice");
     for item in page.items.into_iter().take(2) {

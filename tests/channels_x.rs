@@ -143,7 +143,7 @@ fn x_config(base: &str) -> ChannelConfig {
 
 async fn connector(base: &str) -> Arc<dyn Connector> {
     let c: Arc<dyn Connector> = Arc::new(channels::x::X::new(&x_config(base), "test-token".into()));
-    c.prepare().await.unwrap();
+    c.prepare(T0).await.unwrap();
     c
 }
 
@@ -339,9 +339,9 @@ async fn x_restart_mid_ingest_neither_loses_nor_duplicates() {
     let ids: Vec<String> =
         (0..5).map(|i| s.mention(&format!("user{i}"), &format!("@helpdesk question number {i}"))).collect();
     // A run that stored three of the five and was killed before saving the cursor.
-    let page = s.x.fetch(None).await.unwrap();
+    let page = s.x.fetch(None, s.clock.now()).await.unwrap();
     assert_eq!(page.items.len(), 2, "without a cursor only the newest page");
-    let all = s.x.fetch(Some("0".into())).await.unwrap();
+    let all = s.x.fetch(Some("0".into()), s.clock.now()).await.unwrap();
     assert_eq!(all.items.len(), 5, "with a cursor every page back to it, oldest first");
     assert_eq!(all.items[0].message.external_id, ids[0]);
     let class = helphive::routing::classify(&s.app.state.config, "x", "q");

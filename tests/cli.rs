@@ -727,7 +727,7 @@ async fn metrics_count_requests_by_route_and_are_off_unless_configured() {
     assert!(errors >= Some(1.0), "the refused connection counted: {errors:?}");
     // A question three hours old is past its deadline: breaching.
     let mut late = helphive_question("m2", "refund please");
-    late.received_at = Some(helphive::store::now_ms() - 3 * 3_600_000);
+    late.received_at = Some(helphive::clock::now_ms() - 3 * 3_600_000);
     admin.inbound(&late).await.unwrap();
     // Events still flow through the counting middleware.
     let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();

@@ -126,23 +126,23 @@ impl Bluesky {
         Ok(Session { access: get("accessJwt")?, refresh: get("refreshJwt")?, did: get("did")?, handle: get("handle")? })
     }
 
-    async fn login(&self) -> ChannelResult<Session> {
+    async fn login(&self, now: Millis) -> ChannelResult<Session> {
         self.logins.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "identifier": self.identifier, "password": self.password });
         let a = self.send(self.http.post(self.url("com.atproto.server.createSession")).json(&body)).await?;
         if !a.status.is_success() {
-            return Err(a.into_error(crate::store::now_ms()));
+            return Err(a.into_error(now));
         }
         Self::session_from(&a.body)
     }
 
     /// The current session, logging in if there is none.
-    async fn current(&self) -> ChannelResult<Session> {
+    async fn current(&self, now: Millis) -> ChannelResult<Session> {
         let mut s = self.session.lock().await;
         if let Some(s) = s.as_ref() {
             return Ok(s.clone());
         }
-        let fresh = self.login().await?;
+        let fresh = self.login(now).await?;
         *s = Some(fresh.clone());
         Ok(fresh)
     }
@@ -150,7 +150,7 @@ impl Bluesky {
     /// Replaces a session whose access token expired: `refreshSession` with the refresh token,
     /// or a new login when that is refused too. `stale` is the access token that failed; if
     /// another caller already replaced it, its session is used.
-    async fn renew(&self, stale: &str) -> ChannelResult<Session> {
+    async fn renew(&self, stale: &str, now: Millis) -> ChannelResult<Session> {
         let mut s = self.session.lock().await;
         if let Some(cur) = s.as_ref()
             && cur.access != stale
@@ -169,37 +169,37 @@ impl Bluesky {
         };
         let fresh = match refreshed {
             Some(f) => f,
-            None => self.login().await?,
+            None => self.login(now).await?,
         };
         *s = Some(fresh.clone());
         Ok(fresh)
     }
 
     /// An authenticated XRPC call; an expired access token is renewed and the call made again.
-    async fn call(&self, build: impl Fn(&str) -> reqwest::RequestBuilder) -> ChannelResult<Answer> {
-        let s = self.current().await?;
+    async fn call(&self, build: impl Fn(&str) -> reqwest::RequestBuilder, now: Millis) -> ChannelResult<Answer> {
+        let s = self.current(now).await?;
         let a = self.send(build(&s.access)).await?;
         if !is_expired(&a) {
             return Ok(a);
         }
-        let s = self.renew(&s.access).await?;
+        let s = self.renew(&s.access, now).await?;
         self.send(build(&s.access)).await
     }
 
-    async fn get(&self, nsid: &str, query: &[(&str, &str)]) -> ChannelResult<Value> {
+    async fn get(&self, nsid: &str, query: &[(&str, &str)], now: Millis) -> ChannelResult<Value> {
         let url = self.url(nsid);
-        let a = self.call(|token| self.http.get(&url).query(query).bearer_auth(token)).await?;
+        let a = self.call(|token| self.http.get(&url).query(query).bearer_auth(token), now).await?;
         if !a.status.is_success() {
-            return Err(a.into_error(crate::store::now_ms()));
+            return Err(a.into_error(now));
         }
         Ok(a.body)
     }
 
-    async fn resolve_handle(&self, handle: &str) -> Option<String> {
+    async fn resolve_handle(&self, handle: &str, now: Millis) -> Option<String> {
         if let Some(d) = self.dids.lock().ok().and_then(|m| m.get(handle).cloned()) {
             return Some(d);
         }
-        let v = self.get("com.atproto.identity.resolveHandle", &[("handle", handle)]).await.ok()?;
+        let v = self.get("com.atproto.identity.resolveHandle", &[("handle", handle)], now).await.ok()?;
         let did = v["did"].as_str()?.to_string();
         if let Ok(mut m) = self.dids.lock() {
             m.insert(handle.to_string(), did.clone());
@@ -208,11 +208,11 @@ impl Bluesky {
     }
 
     /// The facets for `text`: every `@handle` that resolves to an account, and every link.
-    async fn facets(&self, text: &str) -> Vec<Value> {
+    async fn facets(&self, text: &str, now: Millis) -> Vec<Value> {
         let mut out = Vec::new();
         for span in spans(text) {
             let feature = match &span.kind {
-                SpanKind::Mention(handle) => match self.resolve_handle(handle).await {
+                SpanKind::Mention(handle) => match self.resolve_handle(handle, now).await {
                     Some(did) => json!({ "$type": "app.bsky.richtext.facet#mention", "did": did }),
                     None => continue,
                 },
@@ -270,13 +270,13 @@ impl Connector for Bluesky {
         Limit { max: 300, counting: Counting::Graphemes }
     }
 
-    fn prepare(&self) -> BoxFuture<'_, ChannelResult<()>> {
-        Box::pin(async move { self.current().await.map(|_| ()) })
+    fn prepare(&self, now: Millis) -> BoxFuture<'_, ChannelResult<()>> {
+        Box::pin(async move { self.current(now).await.map(|_| ()) })
     }
 
-    fn fetch(&self, cursor: Option<String>) -> BoxFuture<'_, ChannelResult<Page>> {
+    fn fetch(&self, cursor: Option<String>, now: Millis) -> BoxFuture<'_, ChannelResult<Page>> {
         Box::pin(async move {
-            let me = self.current().await?;
+            let me = self.current(now).await?;
             let since = cursor.as_deref().and_then(parse_iso8601).map(|c| c - OVERLAP_MS);
             // Notifications come newest first; pages go back in time. Everything back to the
             // cursor is read before anything is stored, so the cursor (the newest indexedAt) is
@@ -290,7 +290,7 @@ impl Connector for Bluesky {
                 if let Some(c) = &page_cursor {
                     q.push(("cursor", c.as_str()));
                 }
-                let v = self.get("app.bsky.notification.listNotifications", &q).await?;
+                let v = self.get("app.bsky.notification.listNotifications", &q, now).await?;
                 let batch = v["notifications"].as_array().cloned().unwrap_or_default();
                 let reached = batch.iter().any(|n| match (since, n["indexedAt"].as_str().and_then(parse_iso8601)) {
                     (Some(s), Some(t)) => t < s,
@@ -321,9 +321,9 @@ impl Connector for Bluesky {
 
     fn post<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Posted>> {
         Box::pin(async move {
-            let me = self.current().await?;
+            let me = self.current(now).await?;
             // The parent's own reply root is the thread's root; a parent that has none is it.
-            let v = self.get("app.bsky.feed.getPosts", &[("uris", reply.in_reply_to.as_str())]).await?;
+            let v = self.get("app.bsky.feed.getPosts", &[("uris", reply.in_reply_to.as_str())], now).await?;
             let parent = v["posts"].get(0).ok_or_else(|| ChannelError::Permanent {
                 message: "the customer's post is gone from Bluesky".into(),
             })?;
@@ -340,17 +340,17 @@ impl Connector for Bluesky {
                 "createdAt": format_iso8601(now),
                 "reply": { "root": root_ref, "parent": parent_ref },
             });
-            let facets = self.facets(&reply.text).await;
+            let facets = self.facets(&reply.text, now).await;
             if !facets.is_empty() {
                 record["facets"] = Value::Array(facets);
             }
             let body = json!({ "repo": me.did, "collection": POST, "rkey": record_key(reply), "record": record });
             let url = self.url("com.atproto.repo.createRecord");
-            let a = self.call(|token| self.http.post(&url).bearer_auth(token).json(&body)).await?;
+            let a = self.call(|token| self.http.post(&url).bearer_auth(token).json(&body), now).await?;
             if !a.status.is_success() {
                 // The key is taken: an earlier attempt got through after all.
                 if a.status == StatusCode::BAD_REQUEST
-                    && let Ok(Some(p)) = self.find_posted(reply).await
+                    && let Ok(Some(p)) = self.find_posted(reply, now).await
                 {
                     return Ok(p);
                 }
@@ -365,20 +365,20 @@ impl Connector for Bluesky {
         })
     }
 
-    fn find_posted<'a>(&'a self, reply: &'a Outgoing) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
+    fn find_posted<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
         Box::pin(async move {
-            let me = self.current().await?;
+            let me = self.current(now).await?;
             let rkey = record_key(reply);
             let url = self.url("com.atproto.repo.getRecord");
             let q = [("repo", me.did.as_str()), ("collection", POST), ("rkey", rkey.as_str())];
-            let a = self.call(|token| self.http.get(&url).query(&q).bearer_auth(token)).await?;
+            let a = self.call(|token| self.http.get(&url).query(&q).bearer_auth(token), now).await?;
             if a.status.is_success() {
                 return Ok(a.body["uri"].as_str().map(|u| self.posted(u, &me.handle)));
             }
             if a.error() == "RecordNotFound" || a.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            Err(a.into_error(crate::store::now_ms()))
+            Err(a.into_error(now))
         })
     }
 }

@@ -49,19 +49,21 @@ pub fn error_from(status: StatusCode, headers: &HeaderMap, body: &str, now: Mill
 /// A failed request: a refused connection never reached the network; a timeout or a connection
 /// cut mid-request may have.
 /// GETs `base` + `path_and_query` with the bearer token and reads the JSON answer; an error
-/// status becomes the matching `ChannelError` (rate limits with their retry time).
+/// status becomes the matching `ChannelError` (rate limits with their retry time, counted from
+/// `now`).
 pub async fn get_json(
     http: &reqwest::Client,
     base: &str,
     token: &str,
     path_and_query: &str,
+    now: Millis,
 ) -> Result<(serde_json::Value, HeaderMap), ChannelError> {
     let r = http.get(format!("{base}{path_and_query}")).bearer_auth(token).send().await.map_err(|e| send_error(&e))?;
     let status = r.status();
     let headers = r.headers().clone();
     let body = r.text().await.map_err(|e| send_error(&e))?;
     if !status.is_success() {
-        return Err(error_from(status, &headers, &body, crate::store::now_ms()));
+        return Err(error_from(status, &headers, &body, now));
     }
     let v = serde_json::from_str(&body)
         .map_err(|e| ChannelError::transient(format!("unreadable answer from {base}: {e}")))?;

@@ -52,8 +52,8 @@ impl Mastodon {
         self.state.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    async fn get_json(&self, path_and_query: &str) -> ChannelResult<(Value, reqwest::header::HeaderMap)> {
-        super::http::get_json(&self.http, &self.base, &self.token, path_and_query).await
+    async fn get_json(&self, path_and_query: &str, now: Millis) -> ChannelResult<(Value, reqwest::header::HeaderMap)> {
+        super::http::get_json(&self.http, &self.base, &self.token, path_and_query, now).await
     }
 
     /// A notification as a customer question, if it is a mention in a status from someone else.
@@ -120,12 +120,12 @@ impl Connector for Mastodon {
         Limit { max: self.learned().max_characters.unwrap_or(500), counting: Counting::Characters }
     }
 
-    fn prepare(&self) -> BoxFuture<'_, ChannelResult<()>> {
+    fn prepare(&self, now: Millis) -> BoxFuture<'_, ChannelResult<()>> {
         Box::pin(async move {
-            let (me, _) = self.get_json("/api/v1/accounts/verify_credentials").await?;
+            let (me, _) = self.get_json("/api/v1/accounts/verify_credentials", now).await?;
             let id = me["id"].as_str().map(str::to_string);
             // The instance's limit is a nicety: without it the default 500 holds.
-            let max = match self.get_json("/api/v2/instance").await {
+            let max = match self.get_json("/api/v2/instance", now).await {
                 Ok((i, _)) => i["configuration"]["statuses"]["max_characters"].as_u64().map(|n| n as usize),
                 Err(e) => {
                     tracing::warn!(channel = %self.name, error = %e, "cannot read the instance's limits; using 500");
@@ -140,7 +140,7 @@ impl Connector for Mastodon {
         })
     }
 
-    fn fetch(&self, cursor: Option<String>) -> BoxFuture<'_, ChannelResult<Page>> {
+    fn fetch(&self, cursor: Option<String>, now: Millis) -> BoxFuture<'_, ChannelResult<Page>> {
         Box::pin(async move {
             // With min_id Mastodon returns the page just above the cursor (newest first within
             // it), so paging forward loses nothing however many arrived. Without a cursor: the
@@ -149,7 +149,7 @@ impl Connector for Mastodon {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&min_id={c}"));
             }
-            let (v, _) = self.get_json(&path).await?;
+            let (v, _) = self.get_json(&path, now).await?;
             let list = v.as_array().cloned().unwrap_or_default();
             let own = self.learned().account_id;
             let newest = list.iter().filter_map(|n| n["id"].as_str()).max_by(|a, b| cmp_ids(a, b)).map(str::to_string);
@@ -215,11 +215,11 @@ impl Connector for Mastodon {
         })
     }
 
-    fn find_posted<'a>(&'a self, reply: &'a Outgoing) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
+    fn find_posted<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
         Box::pin(async move {
             // The idempotency key covers an hour; the thread covers any time after that.
             let own = self.learned().account_id;
-            let (ctx, _) = self.get_json(&format!("/api/v1/statuses/{}/context", reply.in_reply_to)).await?;
+            let (ctx, _) = self.get_json(&format!("/api/v1/statuses/{}/context", reply.in_reply_to), now).await?;
             let found = ctx["descendants"].as_array().into_iter().flatten().find(|s| {
                 s["in_reply_to_id"].as_str() == Some(reply.in_reply_to.as_str())
                     && (own.is_none() || s["account"]["id"].as_str() == own.as_deref())

@@ -148,10 +148,13 @@ pub trait Connector: Send + Sync {
 
     /// Learns what the connector needs before reading or posting (the brand account's id, the
     /// instance's limit). Called again after a failure, so it must be safe to repeat.
-    fn prepare(&self) -> BoxFuture<'_, ChannelResult<()>>;
+    ///
+    /// `now`, here and below, is the desk's time (its `Clock`): what a refusal's "try again at"
+    /// is counted from.
+    fn prepare(&self, now: Millis) -> BoxFuture<'_, ChannelResult<()>>;
 
     /// Posts after `cursor` (`None`: never read; start with the newest).
-    fn fetch(&self, cursor: Option<String>) -> BoxFuture<'_, ChannelResult<Page>>;
+    fn fetch(&self, cursor: Option<String>, now: Millis) -> BoxFuture<'_, ChannelResult<Page>>;
 
     /// The text as the network will see it: what the agent wrote, plus what the network needs
     /// (Mastodon: the customer's `@acct`, or they are not notified).
@@ -169,7 +172,7 @@ pub trait Connector: Send + Sync {
 
     /// The reply if an earlier attempt already posted it (asked before posting again after an
     /// attempt whose outcome was never recorded).
-    fn find_posted<'a>(&'a self, reply: &'a Outgoing) -> BoxFuture<'a, ChannelResult<Option<Posted>>>;
+    fn find_posted<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Option<Posted>>>;
 
     /// Runs until dropped, calling `wake` whenever the network pushes a new mention (Mastodon's
     /// streaming API). `None`: the connector only polls.
@@ -259,7 +262,7 @@ pub async fn ingest_once(state: &Desk, connector: &dyn Connector) -> ChannelResu
     let mut cursor = state.store.channel_cursor(&name).await.map_err(store_err)?;
     let mut report = IngestReport::default();
     for _ in 0..MAX_PAGES {
-        let page = connector.fetch(cursor.clone()).await?;
+        let page = connector.fetch(cursor.clone(), state.now()).await?;
         // A post the store cannot take (an image with no text) is skipped: it would block the
         // channel forever if it stopped the pass. The rest go in as one transaction.
         let ids: Vec<String> = page.items.iter().map(|i| i.message.external_id.clone()).collect();
@@ -319,7 +322,7 @@ pub fn spawn(state: Desk) -> tokio::task::JoinHandle<()> {
 async fn run_connector(state: Desk, connector: Arc<dyn Connector>, every: Duration) {
     let name = connector.name().to_string();
     let mut delay = Duration::from_secs(1);
-    while let Err(e) = connector.prepare().await {
+    while let Err(e) = connector.prepare(state.now()).await {
         (state.count_error)(&name, ChannelStage::Prepare);
         tracing::warn!(channel = %name, error = %e, "channel not ready; will retry");
         tokio::time::sleep(delay).await;

@@ -92,7 +92,7 @@ async fn attempt(state: &Desk, item: &OutboxItem, now: Millis) -> crate::error::
     state.store.outbox_begin(item.id, now).await?;
     let attempt_no = item.attempts + 1;
     if uncertain {
-        match connector.find_posted(&reply).await {
+        match connector.find_posted(&reply, now).await {
             Ok(Some(p)) => return Ok(PostOutcome::Posted { external_id: p.id, url: p.url }),
             Ok(None) => {}
             Err(e) => return Ok(retry(state, attempt_no, e, now)),

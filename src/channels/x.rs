@@ -48,8 +48,8 @@ impl X {
             .ok_or_else(|| ChannelError::transient("the X account is not known yet"))
     }
 
-    async fn get_json(&self, path_and_query: &str) -> ChannelResult<Value> {
-        super::http::get_json(&self.http, &self.base, &self.token, path_and_query).await.map(|(v, _)| v)
+    async fn get_json(&self, path_and_query: &str, now: Millis) -> ChannelResult<Value> {
+        super::http::get_json(&self.http, &self.base, &self.token, path_and_query, now).await.map(|(v, _)| v)
     }
 }
 
@@ -76,9 +76,9 @@ impl Connector for X {
         Limit { max: 280, counting: Counting::Weighted }
     }
 
-    fn prepare(&self) -> BoxFuture<'_, ChannelResult<()>> {
+    fn prepare(&self, now: Millis) -> BoxFuture<'_, ChannelResult<()>> {
         Box::pin(async move {
-            let v = self.get_json("/2/users/me").await?;
+            let v = self.get_json("/2/users/me", now).await?;
             let id = v["data"]["id"].as_str().ok_or_else(|| ChannelError::transient("no id in /2/users/me"))?;
             let username = v["data"]["username"].as_str().unwrap_or("i").to_string();
             if let Ok(mut m) = self.me.lock() {
@@ -88,7 +88,7 @@ impl Connector for X {
         })
     }
 
-    fn fetch(&self, cursor: Option<String>) -> BoxFuture<'_, ChannelResult<Page>> {
+    fn fetch(&self, cursor: Option<String>, now: Millis) -> BoxFuture<'_, ChannelResult<Page>> {
         Box::pin(async move {
             let (id, _) = self.me()?;
             // X pages backwards in time from the newest; since_id bounds how far back. All pages
@@ -108,7 +108,7 @@ impl Connector for X {
                 if let Some(t) = &token {
                     path.push_str(&format!("&pagination_token={t}"));
                 }
-                let v = self.get_json(&path).await?;
+                let v = self.get_json(&path, now).await?;
                 if newest.is_none() {
                     newest = v["meta"]["newest_id"].as_str().map(str::to_string);
                 }
@@ -180,10 +180,10 @@ impl Connector for X {
         })
     }
 
-    fn find_posted<'a>(&'a self, reply: &'a Outgoing) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
+    fn find_posted<'a>(&'a self, reply: &'a Outgoing, now: Millis) -> BoxFuture<'a, ChannelResult<Option<Posted>>> {
         Box::pin(async move {
             let (id, username) = self.me()?;
-            let v = self.get_json(&format!("/2/users/{id}/tweets?max_results=100&{TWEET_FIELDS}")).await?;
+            let v = self.get_json(&format!("/2/users/{id}/tweets?max_results=100&{TWEET_FIELDS}"), now).await?;
             let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
             let want = norm(&reply.text);
             let found = v["data"].as_array().into_iter().flatten().find(|t| {

@@ -44,7 +44,7 @@ pub(crate) struct ScenarioClock {
 
 impl ScenarioClock {
     pub fn new(speed: f64) -> Self {
-        ScenarioClock { started: Instant::now(), origin: crate::store::now_ms(), speed }
+        ScenarioClock { started: Instant::now(), origin: crate::clock::now_ms(), speed }
     }
 
     pub fn speed(&self) -> f64 {

@@ -113,12 +113,18 @@ impl Model {
     /// Trains on `examples` with `params`, then fits the temperature and the abstention threshold
     /// on `params.folds` cross-validation folds of the same examples.
     pub fn train(examples: &[Example], params: Params) -> Model {
-        let mut model = Self::fit(examples, params);
-        if params.folds >= 2 && examples.len() >= params.folds * 6 {
-            let oof = cross_validate(examples, params);
-            model.temperature = fit_temperature(&oof);
-            model.threshold = fit_threshold(&oof, model.temperature, params.target_accuracy, params.max_abstain);
+        if params.folds < 2 || examples.len() < params.folds * 6 {
+            return Self::fit(examples, params);
         }
+        // The final fit and the folds are independent: on a machine with several cores they run
+        // side by side (training is what a server or the demo waits for at start).
+        let (mut model, oof) = std::thread::scope(|s| {
+            let fit = s.spawn(|| Self::fit(examples, params));
+            let oof = cross_validate(examples, params);
+            (fit.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), oof)
+        });
+        model.temperature = fit_temperature(&oof);
+        model.threshold = fit_threshold(&oof, model.temperature, params.target_accuracy, params.max_abstain);
         model
     }
 
@@ -271,10 +277,35 @@ pub fn cross_validate(examples: &[Example], params: Params) -> OutOfFold {
     shuffle(&mut order, &mut SplitMix(0xf01d));
     let folds = params.folds.max(2);
     let mut rows: Vec<Option<(Vec<f32>, usize)>> = vec![None; examples.len()];
-    for fold in 0..folds {
-        let train: Vec<Example> =
-            order.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, &j)| examples[j].clone()).collect();
-        let model = Model::fit(&train, params);
+    // Each fold trains on its own, so the folds run on as many threads as there are cores; the
+    // results are combined in fold order, so they do not depend on the threads.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, folds);
+    let models: Vec<Model> = std::thread::scope(|s| {
+        let order = &order;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..folds)
+                        .step_by(threads)
+                        .map(|fold| {
+                            let train: Vec<Example> = order
+                                .iter()
+                                .enumerate()
+                                .filter(|(i, _)| i % folds != fold)
+                                .map(|(_, &j)| examples[j].clone())
+                                .collect();
+                            (fold, Model::fit(&train, params))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut fitted: Vec<(usize, Model)> =
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+        fitted.sort_by_key(|(fold, _)| *fold);
+        fitted.into_iter().map(|(_, m)| m).collect()
+    });
+    for (fold, model) in models.iter().enumerate() {
         for (i, &j) in order.iter().enumerate() {
             if i % folds != fold {
                 continue;

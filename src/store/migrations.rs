@@ -34,7 +34,7 @@ pub async fn apply(conn: &mut SqliteConnection) -> Result<()> {
         sqlx::raw_sql(*sql).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
             .bind(*version)
-            .bind(super::now_ms())
+            .bind(crate::clock::now_ms())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -400,10 +400,5 @@ fn connect_options(database: &str) -> Result<(SqliteConnectOptions, bool)> {
     Ok((SqliteConnectOptions::new().filename(Path::new(db)), false))
 }
 
-/// The current time in milliseconds since the Unix epoch.
-pub fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests;

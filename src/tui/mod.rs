@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod drafts;
+// Test data, for tests and benchmarks only (the `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 pub mod keymap;
 pub mod screens;
