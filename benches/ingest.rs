@@ -30,7 +30,7 @@ use helphive::channels::{self, Channels, Connector};
 use helphive::client::StreamItem;
 use helphive::config::Config;
 use helphive::routing;
-use helphive::server::webhook;
+use helphive::signing as webhook;
 
 const BATCH: usize = 500;
 

@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::model::{Agent, AgentStatus, Event, Message, Question, QuestionDetail, Stats};
-use crate::store::{InboundOutcome, NewAgent, NewInbound, QueuePage};
+use crate::wire::{
+    AgentList, Approvals, ApproveRequest, Directory, ErrorAnswer, Health, InboundOutcome, NewAgent, NewAgentAnswer,
+    NewInbound, NextAnswer, NoteRequest, QueuePage, RejectRequest, ReplyRequest, ResolveRequest, StatusRequest,
+    StreamEnd, StreamReload, TopicRequest, TransferRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -143,11 +147,11 @@ impl Client {
         ClientError::Unreachable { url: self.base.clone(), reason }
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&B>,
         headers: &[(&str, String)],
     ) -> ClientResult<T> {
         let mut req = self
@@ -159,22 +163,27 @@ impl Client {
             req = req.header(*k, v);
         }
         if let Some(b) = body {
-            req = req.json(&b);
+            req = req.json(b);
         }
         let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         decode(resp).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
-        self.call(Method::GET, path, None, &[]).await
+        self.call::<(), T>(Method::GET, path, None, &[]).await
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: Option<Value>) -> ClientResult<T> {
-        self.call(Method::POST, path, body, &[]).await
+    /// A POST without a body.
+    async fn post<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.call::<(), T>(Method::POST, path, None, &[]).await
+    }
+
+    async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+        self.call(Method::POST, path, Some(body), &[]).await
     }
 
     pub async fn health(&self) -> ClientResult<()> {
-        let _: Value = self.get("/healthz").await?;
+        let _: Health = self.get("/healthz").await?;
         Ok(())
     }
 
@@ -183,10 +192,11 @@ impl Client {
     }
 
     pub async fn set_status(&self, status: AgentStatus) -> ClientResult<Agent> {
-        self.call(Method::PUT, "/api/v1/me/status", Some(json!({ "status": status })), &[]).await
+        let body = StatusRequest { status: status.as_str().into() };
+        self.call(Method::PUT, "/api/v1/me/status", Some(&body), &[]).await
     }
 
-    pub async fn directory(&self) -> ClientResult<Value> {
+    pub async fn directory(&self) -> ClientResult<Directory> {
         self.get("/api/v1/directory").await
     }
 
@@ -229,20 +239,20 @@ impl Client {
     }
 
     pub async fn claim(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/claim"), None).await
+        self.post(&format!("/api/v1/questions/{id}/claim")).await
     }
 
     pub async fn renew(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/renew"), None).await
+        self.post(&format!("/api/v1/questions/{id}/renew")).await
     }
 
     pub async fn release(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/release"), None).await
+        self.post(&format!("/api/v1/questions/{id}/release")).await
     }
 
     pub async fn next(&self) -> ClientResult<Option<Question>> {
-        let v: Value = self.post("/api/v1/next", None).await?;
-        serde_json::from_value(v["question"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))
+        let answer: NextAnswer = self.post("/api/v1/next").await?;
+        Ok(answer.question)
     }
 
     /// Sends a reply. The idempotency key makes a retry (after a timeout, a lost connection)
@@ -251,46 +261,48 @@ impl Client {
         self.call(
             Method::POST,
             &format!("/api/v1/questions/{id}/reply"),
-            Some(json!({ "body": body })),
+            Some(&ReplyRequest { body: body.into(), idempotency_key: None }),
             &[("idempotency-key", idempotency_key.to_string())],
         )
         .await
     }
 
     pub async fn note(&self, id: i64, body: &str) -> ClientResult<Message> {
-        self.post(&format!("/api/v1/questions/{id}/notes"), Some(json!({ "body": body }))).await
+        self.post_json(&format!("/api/v1/questions/{id}/notes"), &NoteRequest { body: body.into() }).await
     }
 
     pub async fn transfer_to_function(&self, id: i64, function: &str, note: Option<&str>) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_function": function, "note": note })))
-            .await
+        let body =
+            TransferRequest { to_function: Some(function.into()), to_agent: None, note: note.map(str::to_string) };
+        self.post_json(&format!("/api/v1/questions/{id}/transfer"), &body).await
     }
 
     pub async fn transfer_to_agent(&self, id: i64, handle: &str, note: Option<&str>) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/transfer"), Some(json!({ "to_agent": handle, "note": note }))).await
+        let body = TransferRequest { to_function: None, to_agent: Some(handle.into()), note: note.map(str::to_string) };
+        self.post_json(&format!("/api/v1/questions/{id}/transfer"), &body).await
     }
 
     /// Lets a question held as possible spam into the queue (leads).
     pub async fn unhold(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/unhold"), None).await
+        self.post(&format!("/api/v1/questions/{id}/unhold")).await
     }
 
     /// Corrects the topic the classifier chose.
     pub async fn recategorize(&self, id: i64, topic: &str) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/topic"), Some(json!({ "topic": topic }))).await
+        self.post_json(&format!("/api/v1/questions/{id}/topic"), &TopicRequest { topic: topic.into() }).await
     }
 
     pub async fn resolve(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/resolve"), None).await
+        self.post(&format!("/api/v1/questions/{id}/resolve")).await
     }
 
     /// Resolves although the customer has no answer (spam, answered elsewhere).
     pub async fn resolve_without_reply(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/resolve"), Some(json!({ "without_reply": true }))).await
+        self.post_json(&format!("/api/v1/questions/{id}/resolve"), &ResolveRequest { without_reply: true }).await
     }
 
     pub async fn reopen(&self, id: i64) -> ClientResult<Question> {
-        self.post(&format!("/api/v1/questions/{id}/reopen"), None).await
+        self.post(&format!("/api/v1/questions/{id}/reopen")).await
     }
 
     /// Tells colleagues you are looking at a question.
@@ -306,31 +318,24 @@ impl Client {
         if resp.status().is_success() {
             return Ok(());
         }
-        Err(decode::<Value>(resp).await.err().unwrap_or(ClientError::Protocol("unexpected answer".into())))
+        Err(decode::<serde::de::IgnoredAny>(resp)
+            .await
+            .err()
+            .unwrap_or(ClientError::Protocol("unexpected answer".into())))
     }
 
     pub async fn approvals(&self) -> ClientResult<Vec<(Message, Question)>> {
-        let v: Value = self.get("/api/v1/approvals").await?;
-        let items = v["items"].as_array().cloned().unwrap_or_default();
-        items
-            .into_iter()
-            .map(|i| {
-                let m = serde_json::from_value(i["message"].clone());
-                let q = serde_json::from_value(i["question"].clone());
-                match (m, q) {
-                    (Ok(m), Ok(q)) => Ok((m, q)),
-                    _ => Err(ClientError::Protocol("bad approvals item".into())),
-                }
-            })
-            .collect()
+        let answer: Approvals = self.get("/api/v1/approvals").await?;
+        Ok(answer.items.into_iter().map(|a| (a.message, a.question)).collect())
     }
 
     pub async fn approve(&self, message_id: i64, edited: Option<&str>) -> ClientResult<Message> {
-        self.post(&format!("/api/v1/messages/{message_id}/approve"), Some(json!({ "body": edited }))).await
+        let body = ApproveRequest { body: edited.map(str::to_string) };
+        self.post_json(&format!("/api/v1/messages/{message_id}/approve"), &body).await
     }
 
     pub async fn reject(&self, message_id: i64, reason: &str) -> ClientResult<Message> {
-        self.post(&format!("/api/v1/messages/{message_id}/reject"), Some(json!({ "reason": reason }))).await
+        self.post_json(&format!("/api/v1/messages/{message_id}/reject"), &RejectRequest { reason: reason.into() }).await
     }
 
     pub async fn stats(&self) -> ClientResult<Stats> {
@@ -339,8 +344,7 @@ impl Client {
 
     /// Posts a customer message with this client's (admin) token.
     pub async fn inbound(&self, msg: &NewInbound) -> ClientResult<InboundOutcome> {
-        let body = serde_json::to_value(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.post("/api/v1/inbound", Some(body)).await
+        self.post_json("/api/v1/inbound", msg).await
     }
 
     /// Posts a customer message signed with a Standard Webhooks secret instead of a token.
@@ -352,8 +356,8 @@ impl Client {
         now_secs: i64,
     ) -> ClientResult<InboundOutcome> {
         let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let key = crate::server::webhook::secret_key(secret);
-        let sig = crate::server::webhook::sign(&key, webhook_id, now_secs, &body);
+        let key = crate::signing::secret_key(secret);
+        let sig = crate::signing::sign(&key, webhook_id, now_secs, &body);
         let resp = self
             .http
             .post(format!("{}/api/v1/inbound", self.base))
@@ -369,17 +373,14 @@ impl Client {
     }
 
     pub async fn agents(&self) -> ClientResult<Vec<Agent>> {
-        let v: Value = self.get("/api/v1/agents").await?;
-        serde_json::from_value(v["items"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))
+        let list: AgentList = self.get("/api/v1/agents").await?;
+        Ok(list.items)
     }
 
     /// Adds an employee; returns the agent and their token.
     pub async fn add_agent(&self, new: &NewAgent) -> ClientResult<(Agent, String)> {
-        let body = serde_json::to_value(new).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let v: Value = self.post("/api/v1/agents", Some(body)).await?;
-        let agent = serde_json::from_value(v["agent"].clone()).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let token = v["token"].as_str().unwrap_or_default().to_string();
-        Ok((agent, token))
+        let answer: NewAgentAnswer = self.post_json("/api/v1/agents", new).await?;
+        Ok((answer.agent, answer.token))
     }
 
     /// Opens the event stream once, from after `last_event_id`. See [`Client::events`] for the
@@ -394,7 +395,7 @@ impl Client {
         }
         let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         if !resp.status().is_success() {
-            return Err(decode::<Value>(resp)
+            return Err(decode::<serde::de::IgnoredAny>(resp)
                 .await
                 .err()
                 .unwrap_or(ClientError::Protocol("event stream refused".into())));
@@ -405,16 +406,16 @@ impl Client {
             // The server ends a stream when the token is revoked or the server stops; the
             // reconnect then gets a 401 or waits for the server to come back.
             Ok(ev) if ev.event == "end" => {
-                let v: Value = serde_json::from_str(&ev.data).unwrap_or_default();
-                let reason = match v["reason"].as_str() {
+                let end = serde_json::from_str::<StreamEnd>(&ev.data).ok();
+                let reason = match end.as_ref().map(|e| e.reason.as_str()) {
                     Some("revoked") => "the server ended the stream: access revoked",
                     _ => "the server is shutting down",
                 };
                 Err(ClientError::Unreachable { url: String::new(), reason: reason.into() })
             }
             Ok(ev) if ev.event == "reload" => {
-                let v: Value = serde_json::from_str(&ev.data).unwrap_or_default();
-                Ok(StreamItem::Reload { latest: v["latest"].as_i64().unwrap_or(0) })
+                let latest = serde_json::from_str::<StreamReload>(&ev.data).map(|r| r.latest).unwrap_or(0);
+                Ok(StreamItem::Reload { latest })
             }
             Ok(ev) => serde_json::from_str::<Event>(&ev.data)
                 .map(StreamItem::Event)
@@ -509,11 +510,15 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> ClientResult<T>
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{e}")));
     }
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let code = v["error"]["code"].as_str().unwrap_or("http_error").to_string();
-    let message = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| match status {
-        StatusCode::NOT_FOUND => "not found: is this a helphive server?".into(),
-        s => format!("the server answered {s}"),
-    });
+    let (code, message) = match serde_json::from_slice::<ErrorAnswer>(&bytes) {
+        Ok(ErrorAnswer { error }) => (error.code, error.message),
+        Err(_) => (
+            "http_error".to_string(),
+            match status {
+                StatusCode::NOT_FOUND => "not found: is this a helphive server?".into(),
+                s => format!("the server answered {s}"),
+            },
+        ),
+    };
     Err(ClientError::Api { status: status.as_u16(), code, message })
 }

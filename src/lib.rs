@@ -2,7 +2,8 @@
 //!
 //! Parts (see the README's architecture section): `model` (plain data), `clock` (where "now"
 //! comes from), `routing` (pure rules), `lifecycle` (pure rules of a question's life), `store`
-//! (SQLite persistence), `server` (HTTP API and live events), `intake` (the one way in for
+//! (SQLite persistence), `server` (HTTP API and live events), `wire` (the API's request, answer
+//! and event types), `signing` (webhook signatures), `intake` (the one way in for
 //! customer messages), `channels` (social network connectors and the outbox worker), `client`
 //! (the async client the terminal uses), `config`, `bench` (the API against the raw store) and
 //! `classify` (the topic model measured and explained). The command line is the binary's own
@@ -21,8 +22,10 @@ pub mod lifecycle;
 pub mod model;
 pub mod routing;
 pub mod server;
+pub mod signing;
 pub mod sim;
 pub mod store;
 pub mod text;
 pub mod tls;
 pub mod tui;
+pub mod wire;

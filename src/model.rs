@@ -355,6 +355,36 @@ pub mod event_kind {
     pub const AGENT_ADDED: &str = "agent.added";
     pub const AGENT_DISABLED: &str = "agent.disabled";
     pub const AGENT_ENABLED: &str = "agent.enabled";
+
+    /// Every kind above.
+    pub const ALL: &[&str] = &[
+        QUESTION_NEW,
+        QUESTION_FOLLOWUP,
+        QUESTION_CLAIMED,
+        QUESTION_RENEWED,
+        QUESTION_RELEASED,
+        QUESTION_LEASE_EXPIRED,
+        QUESTION_TRANSFERRED,
+        QUESTION_RESOLVED,
+        QUESTION_REOPENED,
+        QUESTION_OFFERED,
+        QUESTION_BREACHED,
+        QUESTION_RECATEGORIZED,
+        QUESTION_VIEWING,
+        REPLY_SENT,
+        REPLY_AWAITING_APPROVAL,
+        REPLY_APPROVED,
+        REPLY_REJECTED,
+        REPLY_POSTED,
+        REPLY_FAILED,
+        QUESTION_HELD,
+        QUESTION_UNHELD,
+        NOTE_ADDED,
+        AGENT_STATUS,
+        AGENT_ADDED,
+        AGENT_DISABLED,
+        AGENT_ENABLED,
+    ];
 }
 
 /// Whether `s` is a valid function or topic name: lowercase letters, digits, `_` and `-`.

@@ -180,8 +180,8 @@ async fn signed_webhooks_are_accepted_and_everything_else_refused() {
     assert!(e.to_string().contains("tolerance"), "{e}");
     // Tampered body: signature over one body, another sent.
     let body = serde_json::to_vec(&msg).unwrap();
-    let key = helphive::server::webhook::secret_key(SECRET);
-    let sig = helphive::server::webhook::sign(&key, "evt_4", now, &body);
+    let key = helphive::signing::secret_key(SECRET);
+    let sig = helphive::signing::sign(&key, "evt_4", now, &body);
     let r = app
         .http()
         .post(format!("{}/api/v1/inbound", app.base))
@@ -204,14 +204,14 @@ async fn signed_webhooks_are_accepted_and_everything_else_refused() {
 async fn post_webhook(app: &common::TestApp, body: &serde_json::Value, id: &str) -> (u16, serde_json::Value) {
     let body = serde_json::to_vec(body).unwrap();
     let now = app.state.now() / 1000;
-    let key = helphive::server::webhook::secret_key(SECRET);
+    let key = helphive::signing::secret_key(SECRET);
     let r = app
         .http()
         .post(format!("{}/api/v1/inbound", app.base))
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", now.to_string())
-        .header("webhook-signature", helphive::server::webhook::sign(&key, id, now, &body))
+        .header("webhook-signature", helphive::signing::sign(&key, id, now, &body))
         .body(body)
         .send()
         .await
@@ -1068,4 +1068,137 @@ async fn the_last_admin_cannot_be_disabled_and_a_disabled_agent_can_be_enabled()
     assert_eq!(r.json::<Value>().await.unwrap()["disabled"], false);
     assert_eq!(post("/agents/ada/enable").await.unwrap().status(), 409, "not disabled");
     assert_eq!(post("/agents/nobody/enable").await.unwrap().status(), 404);
+}
+
+/// Every request and answer body of `wire`, as the client sends it and the server writes it,
+/// against the schema the document gives for that body: a field added to a type and not to the
+/// document (or the other way round, for a required one) fails here, before any request is made.
+#[test]
+fn every_wire_type_matches_its_schema_in_the_document() {
+    use helphive::model::{Role, Skill};
+    use helphive::tui::fixtures;
+    use helphive::wire::*;
+
+    let config = helphive::config::Config::builtin();
+    let now = fixtures::NOW;
+    let doc = helphive::server::openapi::document(&config, now);
+    let question = fixtures::question(1);
+    let message = fixtures::detail(question.clone()).messages.remove(0);
+    let agent = fixtures::agent("dana", Role::Mentor);
+    let outcome = InboundOutcome { outcome: "created".into(), question: question.clone(), message_id: 9 };
+    fn value(v: impl serde::Serialize) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+    let cases: Vec<(&str, Value)> = vec![
+        ("Reply", value(&ReplyRequest { body: "Refunded.".into(), idempotency_key: Some("k-1".into()) })),
+        ("Reply", value(&ReplyRequest { body: "Refunded.".into(), idempotency_key: None })),
+        ("Note", value(&NoteRequest { body: "Asked before.".into() })),
+        (
+            "Transfer",
+            value(&TransferRequest { to_function: Some("billing".into()), to_agent: None, note: Some("yours".into()) }),
+        ),
+        ("Transfer", value(&TransferRequest { to_function: None, to_agent: Some("lee".into()), note: None })),
+        ("Resolve", value(&ResolveRequest { without_reply: true })),
+        ("Topic", value(&TopicRequest { topic: "billing".into() })),
+        ("Approve", value(&ApproveRequest { body: Some("Edited.".into()) })),
+        ("Approve", value(&ApproveRequest { body: None })),
+        ("Reject", value(&RejectRequest { reason: "Check the order first.".into() })),
+        ("Status", value(&StatusRequest { status: "away".into() })),
+        ("TokenRequest", value(&TokenRequest { revoke_others: true })),
+        (
+            "InboundBody",
+            value(&NewInbound {
+                channel: "forum".into(),
+                external_id: "p-1".into(),
+                customer: question.customer.clone(),
+                text: "refund please".into(),
+                conversation_id: Some("t-1".into()),
+                in_reply_to: None,
+                received_at: Some(now),
+                priority: Some(2),
+            }),
+        ),
+        (
+            "NewAgent",
+            value(&NewAgent {
+                handle: "nia".into(),
+                display_name: "Nia".into(),
+                function: "billing".into(),
+                role: Role::Agent,
+                novice: true,
+                mentor: Some("dana".into()),
+                capacity: 2,
+                skills: vec![Skill { topic: "billing".into(), proficiency: 3 }],
+                signature: "— Nia".into(),
+            }),
+        ),
+        ("Error", value(&ErrorAnswer { error: ErrorBody { code: "invalid".into(), message: "no".into() } })),
+        ("Health", value(&Health { status: "ok".into() })),
+        (
+            "Directory",
+            value(&Directory {
+                channels: vec![ChannelLimit {
+                    name: "x".into(),
+                    max: 280,
+                    counting: "weighted".into(),
+                    mention_prefix: false,
+                }],
+                functions: vec![FunctionEntry { display: "Billing".into(), name: "billing".into() }],
+                topics: vec![TopicEntry { function: "billing".into(), name: "billing".into(), sla_minutes: 20 }],
+            }),
+        ),
+        (
+            "QueuePage",
+            value(&QueuePage {
+                items: vec![question.clone()],
+                next_cursor: Some("1.2".into()),
+                total: 3,
+                as_of: Some(17),
+            }),
+        ),
+        ("Next", value(&NextAnswer { question: Some(question.clone()) })),
+        ("Next", value(&NextAnswer { question: None })),
+        (
+            "Approvals",
+            value(&Approvals { items: vec![Approval { message: message.clone(), question: question.clone() }] }),
+        ),
+        ("AgentList", value(&AgentList { items: vec![agent.clone()] })),
+        ("NewAgentAnswer", value(&NewAgentAnswer { agent: agent.clone(), token: "hh_x".into() })),
+        ("TokenAnswer", value(&TokenAnswer { handle: "dana".into(), token: "hh_y".into() })),
+        ("InboundAnswer", value(&outcome)),
+        (
+            "InboundAnswer",
+            value(&InboundBatch {
+                items: vec![
+                    BatchAnswer::Stored(Box::new(outcome.clone())),
+                    BatchAnswer::rejected("invalid", "message 1: missing field `text`".into()),
+                ],
+            }),
+        ),
+        ("StreamEnd", value(&StreamEnd { reason: "revoked".into() })),
+        ("StreamReload", value(&StreamReload { latest: 40, reason: "behind".into() })),
+    ];
+    let mut bad = Vec::new();
+    for (name, v) in &cases {
+        let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+        for v in common::schema::violations(&doc, &schema, v) {
+            bad.push(format!("{name}: {v}"));
+        }
+    }
+    assert!(bad.is_empty(), "wire types and the document disagree:\n{}", bad.join("\n"));
+
+    // Every body the document names is among the cases, or a `model` type the other tests of
+    // this file check in real answers.
+    let checked_elsewhere = ["OpenApi", "EventStream", "Question", "Message", "QuestionDetail", "Agent", "Stats"];
+    for op in OPERATIONS {
+        let names = op.body.map(|(n, _)| n).into_iter().chain(op.ok.iter().filter_map(|(_, n)| *n));
+        for name in names {
+            assert!(
+                checked_elsewhere.contains(&name) || cases.iter().any(|(n, _)| *n == name),
+                "{} {}: no wire value is checked against {name}",
+                op.method,
+                op.path
+            );
+        }
+    }
 }

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::{ChannelConfig, ChannelKind, Config, ConfigError};
 use crate::model::Millis;
 
 use crate::store::{NewInbound, Store};
-use crate::text::{self, Counting, Limit};
+use crate::text::{self, Limit};
+use crate::wire::ChannelLimit;
 
 /// What the connectors and the outbox worker need of the desk around them, and nothing more: the
 /// server hands them this (`AppState::desk`) instead of its whole state, so the channels do not
@@ -217,52 +217,20 @@ fn build(c: &ChannelConfig) -> Result<Arc<dyn Connector>, ConfigError> {
     })
 }
 
-/// A composer limit for the terminal, per channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChannelLimit {
-    pub name: String,
-    pub max: usize,
-    /// `characters` (Mastodon), `graphemes` (Bluesky) or `weighted` (X).
-    pub counting: &'static str,
-    /// The network adds the customer's `@handle` in front; it counts toward `max`.
-    pub mention_prefix: bool,
-}
-
-pub fn counting_name(c: Counting) -> &'static str {
-    match c {
-        Counting::Characters => "characters",
-        Counting::Graphemes => "graphemes",
-        Counting::Weighted => "weighted",
-    }
-}
-
 /// The limits the composer should count with: each connector's own, then the networks' defaults
 /// for channels without a connector here.
 pub fn limits(channels: &Channels) -> Vec<ChannelLimit> {
     let mut out: Vec<ChannelLimit> = channels
         .connectors
         .iter()
-        .map(|(c, _)| {
-            let l = c.limit();
-            ChannelLimit {
-                name: c.name().to_string(),
-                max: l.max,
-                counting: counting_name(l.counting),
-                mention_prefix: !c.compose("", "customer").is_empty(),
-            }
-        })
+        .map(|(c, _)| ChannelLimit::new(c.name(), c.limit(), !c.compose("", "customer").is_empty()))
         .collect();
     for name in ["mastodon", "bluesky", "x"] {
         if out.iter().any(|l| l.name == name) {
             continue;
         }
         if let Some(l) = text::channel_limit(name) {
-            out.push(ChannelLimit {
-                name: name.into(),
-                max: l.max,
-                counting: counting_name(l.counting),
-                mention_prefix: name == "mastodon",
-            });
+            out.push(ChannelLimit::new(name, l, name == "mastodon"));
         }
     }
     out

@@ -383,7 +383,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Backup { config, database, file } => db::backup(&config, &database, &file).await,
         Command::Classify(args) => classify::classify(args).await,
         Command::WebhookSecret => {
-            println!("{}", helphive::server::webhook::new_secret());
+            println!("{}", helphive::signing::new_secret());
             Ok(())
         }
         Command::Bench { config, database, agents, seconds, think_ms } => {

@@ -3,17 +3,21 @@
 
 use std::collections::HashMap;
 
+use super::extract::{Body, Caller, Path, RawBody, authenticate, parse_id};
+use super::{ApiError, ApiResult, AppState, openapi};
+use crate::model::{AgentStatus, QuestionState, Role};
+use crate::signing;
+use crate::store::{QueueFilter, TransferTarget};
+use crate::wire::{
+    AgentList, Approval, Approvals, ApproveRequest, BatchAnswer, Directory, FunctionEntry, InboundBatch, NewAgent,
+    NewAgentAnswer, NewInbound, NextAnswer, NoteRequest, QueuePage, RejectRequest, ReplyRequest, ResolveRequest,
+    StatusRequest, TokenAnswer, TokenRequest, TopicEntry, TopicRequest, TransferRequest,
+};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-
-use super::extract::{Body, Caller, Path, RawBody, authenticate, integer, optional_integer, parse_id};
-use super::{ApiError, ApiResult, AppState, openapi, webhook};
-use crate::model::{AgentStatus, Customer, QuestionState, Role, Skill};
-use crate::store::{NewAgent, NewInbound, QueueFilter, TransferTarget};
 
 pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
@@ -52,18 +56,18 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
 
 /// Functions and topics as configured, for clients (transfer targets, filters), and each
 /// channel's post length limit (for the composer's counter).
-async fn directory(State(s): State<AppState>, _c: Caller) -> Json<serde_json::Value> {
-    let functions: Vec<_> =
-        s.config.functions.iter().map(|f| serde_json::json!({ "name": f.name, "display": f.display })).collect();
-    let topics: Vec<_> = s
+async fn directory(State(s): State<AppState>, _c: Caller) -> Json<Directory> {
+    let functions =
+        s.config.functions.iter().map(|f| FunctionEntry { name: f.name.clone(), display: f.display.clone() }).collect();
+    let topics = s
         .config
         .topics
         .iter()
-        .map(|t| serde_json::json!({ "name": t.name, "function": t.function, "sla_minutes": t.sla_minutes }))
+        .map(|t| TopicEntry { name: t.name.clone(), function: t.function.clone(), sla_minutes: t.sla_minutes })
         .collect();
     // The composer counts with these, so a Mastodon instance's own limit reaches the terminal.
     let channels = crate::channels::limits(&s.channels);
-    Json(serde_json::json!({ "functions": functions, "topics": topics, "channels": channels }))
+    Json(Directory { functions, topics, channels })
 }
 
 /// A boolean filter: `true` or `false`, as the document types it (`1`, `yes`… are refused rather
@@ -140,7 +144,7 @@ async fn queue(
     if nothing_matches {
         // Still read, for the page's as_of.
         let page = s.store.queue(&QueueFilter { limit: 1, ..filter }).await?;
-        return Ok(Json(crate::store::QueuePage { items: Vec::new(), next_cursor: None, total: 0, ..page }));
+        return Ok(Json(QueuePage { items: Vec::new(), next_cursor: None, total: 0, ..page }));
     }
     Ok(Json(s.store.queue(&filter).await?))
 }
@@ -157,7 +161,7 @@ async fn claim(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<Str
 
 async fn next(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<impl IntoResponse> {
     let q = s.hive.next(&s, &me).await?;
-    Ok(Json(serde_json::json!({ "question": q })))
+    Ok(Json(NextAnswer { question: q }))
 }
 
 async fn renew(State(s): State<AppState>, Caller(me): Caller, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -176,20 +180,12 @@ async fn release(
     Ok(Json(q))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReplyBody {
-    body: String,
-    #[serde(default)]
-    idempotency_key: Option<String>,
-}
-
 async fn reply(
     State(s): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(b): Body<ReplyBody>,
+    Body(b): Body<ReplyRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -198,38 +194,21 @@ async fn reply(
     Ok((StatusCode::CREATED, Json(m)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoteBody {
-    body: String,
-}
-
 async fn note(
     State(s): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
-    Body(b): Body<NoteBody>,
+    Body(b): Body<NoteRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     Ok((StatusCode::CREATED, Json(s.store.note(id, &me, &b.body, s.lease_ms(), s.now()).await?)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransferBody {
-    #[serde(default)]
-    to_function: Option<String>,
-    #[serde(default)]
-    to_agent: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
 }
 
 async fn transfer(
     State(s): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
-    Body(b): Body<TransferBody>,
+    Body(b): Body<TransferRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     let target = match (b.to_function, b.to_agent) {
@@ -242,19 +221,11 @@ async fn transfer(
     Ok(Json(q))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ResolveBody {
-    /// Close it although the customer has no answer (spam, answered elsewhere).
-    #[serde(default)]
-    without_reply: bool,
-}
-
 async fn resolve(
     State(s): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
-    body: Option<Body<ResolveBody>>,
+    body: Option<Body<ResolveRequest>>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     let without_reply = body.map(|Body(b)| b.without_reply).unwrap_or(false);
@@ -279,18 +250,12 @@ async fn viewing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TopicBody {
-    topic: String,
-}
-
 /// Corrects the topic the classifier chose (any employee; counted in the statistics).
 async fn recategorize(
     State(s): State<AppState>,
     Caller(me): Caller,
     Path(id): Path<String>,
-    Body(b): Body<TopicBody>,
+    Body(b): Body<TopicRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let id = parse_id(&id, "question")?;
     let topic = s.config.topic(&b.topic).ok_or_else(|| {
@@ -319,24 +284,16 @@ async fn approvals(State(s): State<AppState>, caller: Caller) -> ApiResult<impl 
         .pending_approvals(&caller.0)
         .await?
         .into_iter()
-        .map(|(message, question)| serde_json::json!({ "message": message, "question": question }))
+        .map(|(message, question)| Approval { message, question })
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ApproveBody {
-    /// The reply as the reviewer edited it; absent: approve as written.
-    #[serde(default)]
-    body: Option<String>,
+    Ok(Json(Approvals { items }))
 }
 
 async fn approve(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Option<Body<ApproveBody>>,
+    body: Option<Body<ApproveRequest>>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Mentor, "approving replies")?;
     let id = parse_id(&id, "message")?;
@@ -344,17 +301,11 @@ async fn approve(
     Ok(Json(s.store.approve(id, &caller.0, edited.as_deref(), s.lease_ms(), s.now()).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RejectBody {
-    reason: String,
-}
-
 async fn reject(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(b): Body<RejectBody>,
+    Body(b): Body<RejectRequest>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Mentor, "rejecting replies")?;
     let id = parse_id(&id, "message")?;
@@ -365,16 +316,10 @@ async fn me(Caller(me): Caller) -> impl IntoResponse {
     Json(me)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusBody {
-    status: String,
-}
-
 async fn set_status(
     State(s): State<AppState>,
     Caller(me): Caller,
-    Body(b): Body<StatusBody>,
+    Body(b): Body<StatusRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let status = AgentStatus::parse(&b.status)
         .ok_or_else(|| ApiError::bad_request(format!("status '{}': use online, away or offline", b.status)))?;
@@ -401,7 +346,7 @@ async fn inbound(
         let key = s.webhook_key.as_ref().ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "this server has no webhook secret configured")
         })?;
-        webhook::verify(key, &headers, &body, s.now() / 1000, s.config.webhook.tolerance_seconds as i64)
+        signing::verify(key, &headers, &body, s.now() / 1000, s.config.webhook.tolerance_seconds as i64)
             .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
     } else {
         return Err(ApiError::new(
@@ -433,7 +378,7 @@ async fn inbound(
                 parsed.push(msg.into());
                 answers.push(None);
             }
-            Err(reason) => answers.push(Some(BatchAnswer::rejected(ApiError::bad_request(reason)))),
+            Err(reason) => answers.push(Some(rejected(ApiError::bad_request(reason)))),
         }
     }
     let mut stored = s.intake.ingest(parsed).await?.into_iter();
@@ -443,80 +388,20 @@ async fn inbound(
             Some(rejected) => rejected,
             None => match stored.next() {
                 Some(Ok(o)) => BatchAnswer::Stored(Box::new(o)),
-                Some(Err(e)) => BatchAnswer::rejected(e.into()),
-                None => BatchAnswer::rejected(ApiError::bad_request("not stored")),
+                Some(Err(e)) => rejected(e.into()),
+                None => rejected(ApiError::bad_request("not stored")),
             },
         })
         .collect();
     let created = items.iter().any(|i| matches!(i, BatchAnswer::Stored(o) if o.outcome != "duplicate"));
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     // Serialised straight from the outcomes: a batch answer carries a thousand questions.
-    #[derive(serde::Serialize)]
-    struct Items {
-        items: Vec<BatchAnswer>,
-    }
-    Ok((status, Json(Items { items })).into_response())
+    Ok((status, Json(InboundBatch { items })).into_response())
 }
 
-/// One message's answer in a batch: its outcome, or why it was not stored.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum BatchAnswer {
-    Stored(Box<crate::store::InboundOutcome>),
-    Rejected { outcome: &'static str, error: ErrorBody },
-}
-
-#[derive(serde::Serialize)]
-struct ErrorBody {
-    code: &'static str,
-    message: String,
-}
-
-impl BatchAnswer {
-    fn rejected(e: ApiError) -> Self {
-        BatchAnswer::Rejected { outcome: "rejected", error: ErrorBody { code: e.code, message: e.message } }
-    }
-}
-
-/// One message as `/inbound` takes it: the store's `NewInbound`, with unknown fields refused as
-/// on every other endpoint (a misspelt optional field must not vanish silently).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InboundMessage {
-    channel: String,
-    external_id: String,
-    customer: InboundCustomer,
-    text: String,
-    #[serde(default)]
-    conversation_id: Option<String>,
-    #[serde(default)]
-    in_reply_to: Option<String>,
-    #[serde(default, deserialize_with = "optional_integer")]
-    received_at: Option<i64>,
-    #[serde(default, deserialize_with = "optional_integer")]
-    priority: Option<i32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InboundCustomer {
-    handle: String,
-    name: String,
-}
-
-impl From<InboundMessage> for NewInbound {
-    fn from(m: InboundMessage) -> Self {
-        NewInbound {
-            channel: m.channel,
-            external_id: m.external_id,
-            customer: Customer { handle: m.customer.handle, name: m.customer.name },
-            text: m.text,
-            conversation_id: m.conversation_id,
-            in_reply_to: m.in_reply_to,
-            received_at: m.received_at,
-            priority: m.priority,
-        }
-    }
+/// A message of a batch that was not stored, and why.
+fn rejected(e: ApiError) -> BatchAnswer {
+    BatchAnswer::rejected(e.code, e.message)
 }
 
 /// The body of `/inbound`: one message or an array of them (`true`), each parsed on its own so
@@ -525,15 +410,15 @@ impl From<InboundMessage> for NewInbound {
 fn parse_inbound(body: &[u8]) -> ApiResult<(Vec<Result<NewInbound, String>>, bool)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
-        if let Ok(v) = serde_json::from_slice::<Vec<InboundMessage>>(body) {
-            return Ok((v.into_iter().map(|m| Ok(m.into())).collect(), true));
+        if let Ok(v) = serde_json::from_slice::<Vec<NewInbound>>(body) {
+            return Ok((v.into_iter().map(Ok).collect(), true));
         }
-    } else if let Ok(m) = serde_json::from_slice::<InboundMessage>(body) {
-        return Ok((vec![Ok(m.into())], false));
+    } else if let Ok(m) = serde_json::from_slice::<NewInbound>(body) {
+        return Ok((vec![Ok(m)], false));
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    let one = |v| serde_json::from_value::<InboundMessage>(v).map(NewInbound::from);
+    let one = serde_json::from_value::<NewInbound>;
     match value {
         serde_json::Value::Array(items) => {
             let parse = |(i, item): (usize, serde_json::Value)| one(item).map_err(|e| format!("message {i}: {e}"));
@@ -550,70 +435,17 @@ fn unprocessable(message: impl Into<String>) -> ApiError {
 
 async fn list_agents(State(s): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "listing agents")?;
-    Ok(Json(serde_json::json!({ "items": s.store.agents().await? })))
-}
-
-/// A new employee as `POST /agents` takes it: the store's `NewAgent`, with unknown fields refused.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewAgentBody {
-    handle: String,
-    display_name: String,
-    function: String,
-    #[serde(default = "default_role")]
-    role: Role,
-    #[serde(default)]
-    novice: bool,
-    #[serde(default)]
-    mentor: Option<String>,
-    #[serde(default = "default_capacity", deserialize_with = "integer")]
-    capacity: u32,
-    #[serde(default)]
-    skills: Vec<SkillBody>,
-    #[serde(default)]
-    signature: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SkillBody {
-    topic: String,
-    #[serde(deserialize_with = "integer")]
-    proficiency: u8,
-}
-
-fn default_role() -> Role {
-    Role::Agent
-}
-
-fn default_capacity() -> u32 {
-    3
-}
-
-impl From<NewAgentBody> for NewAgent {
-    fn from(b: NewAgentBody) -> Self {
-        NewAgent {
-            handle: b.handle,
-            display_name: b.display_name,
-            function: b.function,
-            role: b.role,
-            novice: b.novice,
-            mentor: b.mentor,
-            capacity: b.capacity,
-            skills: b.skills.into_iter().map(|s| Skill { topic: s.topic, proficiency: s.proficiency }).collect(),
-            signature: b.signature,
-        }
-    }
+    Ok(Json(AgentList { items: s.store.agents().await? }))
 }
 
 async fn add_agent(
     State(s): State<AppState>,
     caller: Caller,
-    Body(new): Body<NewAgentBody>,
+    Body(new): Body<NewAgent>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "adding agents")?;
-    let (agent, token) = s.store.add_agent(new.into(), s.functions(), s.now()).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "agent": agent, "token": token }))))
+    let (agent, token) = s.store.add_agent(new, s.functions(), s.now()).await?;
+    Ok((StatusCode::CREATED, Json(NewAgentAnswer { agent, token })))
 }
 
 async fn disable_agent(
@@ -634,21 +466,14 @@ async fn enable_agent(
     Ok(Json(s.store.enable_agent(&handle, Some(&caller.0.handle), s.now()).await?))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    #[serde(default)]
-    revoke_others: bool,
-}
-
 async fn issue_token(
     State(s): State<AppState>,
     caller: Caller,
     Path(handle): Path<String>,
-    body: Option<Body<TokenBody>>,
+    body: Option<Body<TokenRequest>>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin, "issuing tokens")?;
     let revoke = body.map(|Body(b)| b.revoke_others).unwrap_or(false);
     let token = s.store.issue_token(&handle, revoke, s.now()).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "handle": handle.trim_start_matches('@'), "token": token }))))
+    Ok((StatusCode::CREATED, Json(TokenAnswer { handle: handle.trim_start_matches('@').to_string(), token })))
 }

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
+use crate::wire::{ErrorAnswer, ErrorBody};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -52,7 +53,7 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorAnswer { error: ErrorBody { code: self.code.to_string(), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }

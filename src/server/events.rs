@@ -20,6 +20,7 @@ use super::streams;
 use super::{ApiError, ApiResult, AppState};
 use crate::model::Event;
 use crate::store::Store;
+use crate::wire::{StreamEnd, StreamReload};
 
 /// Events read from the table per catch-up query.
 const PAGE: u32 = 1000;
@@ -76,21 +77,25 @@ async fn events(
             Ended::Shutdown => "shutdown",
             Ended::Gone => return,
         };
-        let _ = tx.try_send(SseEvent::default().event("end").data(serde_json::json!({ "reason": reason }).to_string()));
+        let _ = tx.try_send(SseEvent::default().event("end").data(json(&StreamEnd { reason: reason.into() })));
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn sse(e: &Event) -> SseEvent {
-    SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(serde_json::to_string(e).unwrap_or_default())
+    SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(json(e))
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 fn reload(latest: i64, reason: &str) -> SseEvent {
     SseEvent::default()
         .id(latest.to_string())
         .event("reload")
-        .data(serde_json::json!({ "latest": latest, "reason": reason }).to_string())
+        .data(json(&StreamReload { latest, reason: reason.into() }))
 }
 
 /// Why a stream stopped.

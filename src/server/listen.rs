@@ -30,6 +30,7 @@ use tokio::sync::Semaphore;
 use super::ApiError;
 use super::streams::Streams;
 use crate::config::ServerConfig;
+use crate::wire::{ErrorAnswer, ErrorBody};
 
 /// The listener's limits, from `[server]`.
 #[derive(Debug, Clone)]
@@ -108,10 +109,11 @@ pub async fn run(
 
 /// Answers a connection over the limit with a 503 in the API's error shape, and closes it.
 async fn refuse_busy(mut stream: TcpStream) {
-    let body = serde_json::json!({
-        "error": { "code": "busy", "message": "the server has too many open connections; try again shortly" }
-    })
-    .to_string();
+    let error = ErrorBody {
+        code: "busy".into(),
+        message: "the server has too many open connections; try again shortly".into(),
+    };
+    let body = serde_json::to_string(&ErrorAnswer { error }).unwrap_or_default();
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          retry-after: 1\r\nconnection: close\r\n\r\n",

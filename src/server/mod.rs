@@ -11,7 +11,6 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod streams;
-pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,7 +62,7 @@ impl AppState {
             route_now,
             config,
             clock,
-            webhook_key: webhook_secret.map(|s| Arc::new(webhook::secret_key(s))),
+            webhook_key: webhook_secret.map(|s| Arc::new(crate::signing::secret_key(s))),
             functions: Arc::new(functions),
             channels: Arc::new(crate::channels::Channels::default()),
             streams: Arc::default(),
@@ -121,7 +120,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     let limits = Arc::new(listen::Limits::from_config(&state.config.server, state.config.webhook.max_batch_bytes));
     let router = Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/healthz", get(|| async { axum::Json(crate::wire::Health { status: "ok".into() }) }))
         .nest("/api/v1", api::router(&state.config).merge(events::router()))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/v1/openapi.json")

@@ -7,6 +7,8 @@
 //! tests/api.rs calls every entry against the router and checks each real answer against its
 //! schema (objects are closed, so a field added to a type without the document fails there), and
 //! tests/fuzz.rs lets schemathesis generate requests from it against a live `helphive serve`.
+//! The request and answer bodies are the types of `wire`; tests/api.rs also checks a value of
+//! each against its schema here.
 //! Names of functions and topics come from the configuration, so valid values are enumerated.
 
 use serde_json::{Map, Value, json};
@@ -270,7 +272,7 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         path: "/api/v1/events",
-        summary: "Server-Sent Events: every change with a monotonically increasing id (each event's data is an Event). Resume with Last-Event-ID (or ?after=N); a 'reload' event ({\"latest\": N}) means: fetch a snapshot, then continue.",
+        summary: "Server-Sent Events: every change with a monotonically increasing id (each event's data is an Event). Resume with Last-Event-ID (or ?after=N); a 'reload' event (its data a StreamReload) means: fetch a snapshot, then continue after latest; an 'end' event (a StreamEnd) says why the server ended the stream.",
         ok: &[(200, Some("EventStream"))],
         errors: &[400],
         ..OP
@@ -588,6 +590,14 @@ fn schemas(config: &Config, now: Millis) -> Value {
             })),
         ),
         ("EventStream", json!({ "type": "string", "description": "text/event-stream; each event's data is an Event" })),
+        (
+            "StreamReload",
+            all_required(json!({
+                "latest": { "type": "integer", "format": "int64", "minimum": 0, "description": "resume after this event id" },
+                "reason": string
+            })),
+        ),
+        ("StreamEnd", all_required(json!({ "reason": { "type": "string", "description": "revoked or shutdown" } }))),
         (
             "Reply",
             obj(

@@ -5,37 +5,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::{Store, WriteTx};
+use super::{NewAgent, Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{Agent, AgentStatus, Millis, Role, Skill, event_kind, is_identifier};
-
-/// What an admin gives to add an employee.
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-pub struct NewAgent {
-    pub handle: String,
-    pub display_name: String,
-    pub function: String,
-    #[serde(default = "default_role")]
-    pub role: Role,
-    #[serde(default)]
-    pub novice: bool,
-    #[serde(default)]
-    pub mentor: Option<String>,
-    #[serde(default = "default_capacity")]
-    pub capacity: u32,
-    #[serde(default)]
-    pub skills: Vec<Skill>,
-    #[serde(default)]
-    pub signature: String,
-}
-
-fn default_role() -> Role {
-    Role::Agent
-}
-
-fn default_capacity() -> u32 {
-    3
-}
 
 const AGENT_COLUMNS: &str = "a.id, a.handle, a.display_name, a.function, a.role, a.novice, \
      a.capacity, a.status, a.signature, a.disabled, a.created_at, m.handle AS mentor_handle";

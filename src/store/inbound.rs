@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
@@ -11,33 +10,11 @@ use super::agents::load_agent_where;
 use super::questions::{
     MAX_BODY_CHARS, SpamRules, apply, event_for, holding, must_load, must_load_with_sla, question_from_row,
 };
-use super::{Store, WriteTx};
+use super::{InboundOutcome, NewInbound, Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::model::{Customer, Millis, Question, is_identifier};
+use crate::model::{Millis, Question, is_identifier};
 use crate::routing::Classification;
-
-/// A customer message arriving from a channel or webhook.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewInbound {
-    /// `mastodon`, `bluesky`, `x`, `webhook`, or any other channel name.
-    pub channel: String,
-    /// The message's id on its network; a second delivery with the same id is dropped.
-    pub external_id: String,
-    pub customer: Customer,
-    pub text: String,
-    /// The network's thread id, if it has one.
-    #[serde(default)]
-    pub conversation_id: Option<String>,
-    /// External id of the message this one answers: joins the question that holds it.
-    #[serde(default)]
-    pub in_reply_to: Option<String>,
-    /// When the customer posted it; defaults to when the server received it.
-    #[serde(default)]
-    pub received_at: Option<Millis>,
-    #[serde(default)]
-    pub priority: Option<i32>,
-}
 
 /// What a channel connector knows beyond the message itself.
 #[derive(Debug, Clone, Default)]
@@ -46,15 +23,6 @@ pub struct IngestOptions {
     pub visibility: Option<String>,
     /// Hold posts that look like spam; `None` (webhooks) takes everything into the queue.
     pub spam: Option<SpamRules>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InboundOutcome {
-    /// `created`, `followup`, `reopened`, `duplicate`, or `held` (kept out of the queue).
-    pub outcome: String,
-    pub question: Question,
-    /// Id of the stored message (for a duplicate: of the first copy).
-    pub message_id: i64,
 }
 
 impl Store {

@@ -44,13 +44,15 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
 
-pub use agents::{NewAgent, hash_token};
+/// The API's types the store takes and gives back; they live with the rest of the contract.
+pub use crate::wire::{InboundOutcome, NewAgent, NewInbound, QueuePage};
+pub use agents::hash_token;
 pub use channels::{OutboxItem, PostOutcome};
 pub use claims::TransferTarget;
-pub use inbound::{InboundOutcome, IngestOptions, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS, NewInbound};
+pub use inbound::{IngestOptions, MAX_CLOCK_AHEAD_MS, MAX_MESSAGE_AGE_MS};
 pub use ops::{BackupReport, FunctionGauges, OpsGauges, OutboxGauges};
 pub use questions::{MAX_BODY_CHARS, SpamRules};
-pub use queue::{QueueFilter, QueuePage};
+pub use queue::QueueFilter;
 pub use routing::{RoutingAgent, RoutingQuestion};
 pub use stats::{AgentStats, FunctionStats, Percentiles, Stats};
 
@@ -340,6 +342,11 @@ impl WriteTx {
         actor: Option<&str>,
         data: serde_json::Value,
     ) -> Result<()> {
+        // Every event the store's tests make is held to its payload type in `wire::events`.
+        #[cfg(test)]
+        if let Err(e) = crate::wire::events::check(kind, &data) {
+            panic!("event data does not match its payload type: {e}");
+        }
         let text = data.to_string();
         let now = self.now;
         let r = sqlx::query("INSERT INTO events (at, kind, question_id, actor, data) VALUES (?, ?, ?, ?, ?)")

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::Store;
 use super::questions::{Bind, MESSAGE_SELECT, QUESTION_SELECT, message_from_row, must_load, question_from_row};
+use super::{QueuePage, Store};
 use crate::error::{Error, Result};
-use crate::model::{Question, QuestionDetail, QuestionState};
+use crate::model::{QuestionDetail, QuestionState};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct QueueFilter {
@@ -21,20 +21,6 @@ pub struct QueueFilter {
     pub include_resolved: bool,
     pub cursor: Option<String>,
     pub limit: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuePage {
-    pub items: Vec<Question>,
-    /// Pass as `cursor` to get the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-    /// How many questions match the filter in all.
-    pub total: i64,
-    /// The id of the newest event this page reflects: every change up to it is in the page. A
-    /// client resumes its event stream after it (`Last-Event-ID: as_of`) and misses nothing,
-    /// even when the stream broke before its first event. Absent from older servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_of: Option<i64>,
 }
 
 impl Store {

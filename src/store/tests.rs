@@ -618,7 +618,8 @@ async fn an_unfinished_write_leaves_no_trace() {
         {
             let mut tx = store.write(T0).await.unwrap();
             sqlx::query("UPDATE agents SET handle = 'x'").execute(tx.conn()).await.unwrap();
-            tx.event("test.partial", None, None, serde_json::json!({})).await.unwrap();
+            let data = serde_json::json!({ "handle": "x" });
+            tx.event(event_kind::AGENT_DISABLED, None, None, data).await.unwrap();
             // dropped here without commit
         }
         let fx_functions = vec!["billing".to_string()];
@@ -820,4 +821,76 @@ async fn a_queue_page_names_the_newest_event_it_reflects() {
     assert!(newest > 0);
     assert_eq!(page.as_of, Some(newest));
     assert_eq!(page.items[0].holder.as_deref(), Some("dana"), "the claim (an event up to as_of) is in the page");
+}
+
+/// The kinds the other tests here do not write, so that each kind the store writes goes through
+/// the check in `WriteTx::event` (its data read back through its `wire` payload type) at least
+/// once.
+#[tokio::test]
+async fn the_rarer_events_are_written_as_their_payload_types_say() {
+    let fx = Fixture::new().await;
+    let lea = fx.agent("lea", |a| a.role = Role::Lead).await;
+    let dana = fx.agent("dana", |_| {}).await;
+    let q = fx.ask("m1", "ann", "refund please", T0).await.question;
+    fx.store.viewing(q.id, &dana, T0).await.unwrap();
+    fx.store.recategorize(q.id, &dana, "delivery", "delivery", 20 * MIN, T0).await.unwrap();
+    // As the hive writes them (server::hive).
+    let offer = serde_json::json!({ "to": "dana", "tier": "skilled", "expires_at": T0 + 30_000 });
+    let signals =
+        [(event_kind::QUESTION_OFFERED, q.id, offer), (event_kind::QUESTION_BREACHED, q.id, serde_json::json!({}))];
+    fx.store.signal(&signals, T0).await.unwrap();
+
+    let spam = NewInbound {
+        channel: "mastodon".into(),
+        external_id: "m2".into(),
+        customer: Customer { handle: "spammer".into(), name: "S".into() },
+        text: "buy followers".into(),
+        conversation_id: None,
+        in_reply_to: None,
+        received_at: Some(T0),
+        priority: None,
+    };
+    let s = &fx.config.spam;
+    let opts = IngestOptions {
+        visibility: None,
+        spam: Some(SpamRules {
+            blocked: true,
+            flood_max: s.flood_max_posts,
+            flood_window_ms: s.flood_window_seconds as i64 * 1000,
+            duplicate_window_ms: s.duplicate_window_minutes as i64 * 60_000,
+        }),
+    };
+    let class = classify(&fx.config, &spam.channel, &spam.text);
+    let held = fx.store.ingest(spam, &opts, &class, LEASE, T0).await.unwrap();
+    assert_eq!(held.outcome, "held");
+    fx.store.unhold(held.question.id, &lea, T0).await.unwrap();
+
+    fx.store.disable_agent("dana", Some("lea"), T0).await.unwrap();
+    fx.store.enable_agent("dana", Some("lea"), T0).await.unwrap();
+
+    for (id, outcome) in [
+        ("m3", PostOutcome::Posted { external_id: "p3".into(), url: Some("https://m.example/p3".into()) }),
+        ("m4", PostOutcome::Failed { error: "too long".into() }),
+    ] {
+        let q = fx.ask(id, "ben", "refund again", T0).await.question;
+        fx.store.claim(q.id, &lea, LEASE, T0).await.unwrap();
+        fx.store.reply(q.id, &lea, "Refunded.", None, LEASE, T0).await.unwrap();
+        let due = fx.store.outbox_due(&["mastodon".to_string()], T0 + 1000, 10).await.unwrap();
+        fx.store.outbox_record(due[0].id, &outcome, T0 + 1000).await.unwrap();
+    }
+
+    let kinds = fx.event_kinds().await;
+    for kind in [
+        event_kind::QUESTION_VIEWING,
+        event_kind::QUESTION_RECATEGORIZED,
+        event_kind::QUESTION_OFFERED,
+        event_kind::QUESTION_BREACHED,
+        event_kind::QUESTION_HELD,
+        event_kind::QUESTION_UNHELD,
+        event_kind::AGENT_ENABLED,
+        event_kind::REPLY_POSTED,
+        event_kind::REPLY_FAILED,
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} not written: {kinds:?}");
+    }
 }

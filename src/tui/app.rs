@@ -15,8 +15,9 @@ use super::screens::keymap::{Action, Context, KeyMap};
 use super::screens::queue::QueueScreen;
 use super::screens::{Outcome, Shared};
 use crate::config::Template;
-use crate::model::{Agent, Event, Message, Millis, Question, QuestionDetail, ReplyStatus, Stats};
+use crate::model::{Agent, Event, Message, Millis, Question, QuestionDetail, ReplyStatus, Stats, event_kind};
 use crate::text;
+use crate::wire::events::{QuestionOffered, QuestionReopened, QuestionTransferred};
 
 pub use super::screens::cmd::{Cmd, Level, PendingReply, SnapshotPage};
 pub use super::screens::composer::{
@@ -250,7 +251,10 @@ fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
         }
         Msg::Event(e) => {
             app.position = Some(app.position.map_or(e.id, |c| c.max(e.id)));
-            if e.question_id.is_some() && e.question_id == app.queue.preview_wanted && e.kind != "question.viewing" {
+            if e.question_id.is_some()
+                && e.question_id == app.queue.preview_wanted
+                && e.kind != event_kind::QUESTION_VIEWING
+            {
                 app.queue.preview_wanted = None; // the previewed thread changed: load it again
             }
             on_event(app, e)
@@ -369,45 +373,54 @@ fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
 
 fn on_event(app: &mut App, e: Event) -> Vec<Cmd> {
     let mut cmds = Vec::new();
-    if e.kind == "question.viewing" {
+    if e.kind == event_kind::QUESTION_VIEWING {
         if let (Some(qid), Some(actor)) = (e.question_id, e.actor.clone()) {
             app.queue.on_viewing(&app.shared, qid, actor, e.at);
         }
         return cmds;
     }
-    if let Ok(q) = serde_json::from_value::<Question>(e.data["question"].clone()) {
+    if let Some(q) = e.question() {
         if q.holder.is_some() {
             app.queue.offers.remove(&q.id);
         }
         app.upsert(q);
     }
-    if e.kind == "question.offered" {
-        if let (Some(qid), Some(to)) = (e.question_id, e.data["to"].as_str()) {
-            let until = e.data["expires_at"].as_i64().unwrap_or(e.at + 30_000);
-            app.queue.on_offered(&mut app.shared, qid, to, until);
+    if e.kind == event_kind::QUESTION_OFFERED {
+        if let (Some(qid), Some(offer)) = (e.question_id, e.payload::<QuestionOffered>())
+            && let Some(to) = offer.to
+        {
+            app.queue.on_offered(&mut app.shared, qid, &to, offer.expires_at);
         }
         return cmds;
     }
-    if e.kind.starts_with("reply.") || e.kind.starts_with("question.") || e.kind.starts_with("agent.") {
+    // Every change but a note moves the statistics.
+    if e.kind != event_kind::NOTE_ADDED {
         app.dashboard.stale = true;
     }
     if let Some(qid) = e.question_id {
         if app.view == View::Conversation && app.conversation.shows(qid) {
             cmds.push(Cmd::LoadDetail(qid));
         }
-        // Offered to you: a follow-up or transfer landed in your hands.
-        let me = Some(app.shared.me.handle.as_str());
-        let to_me = e.data["assigned_to"].as_str() == me || e.data["to_agent"].as_str() == me;
-        if to_me {
-            app.info(format!("#{qid} is now yours ({})", e.kind.trim_start_matches("question.")));
+        // A follow-up or transfer landed in your hands.
+        if let Some(how) = handed_to(&e, &app.shared.me.handle) {
+            app.info(format!("#{qid} is now yours ({how})"));
         }
     }
-    if app.is_reviewer()
-        && (e.kind == "reply.awaiting_approval" || e.kind == "reply.approved" || e.kind == "reply.rejected")
-    {
+    let review = [event_kind::REPLY_AWAITING_APPROVAL, event_kind::REPLY_APPROVED, event_kind::REPLY_REJECTED];
+    if app.is_reviewer() && review.contains(&e.kind.as_str()) {
         cmds.push(Cmd::LoadApprovals);
     }
     cmds
+}
+
+/// How the question of `e` became `handle`'s, if it did: a follow-up reopened it back to them, or
+/// a colleague transferred it to them.
+fn handed_to(e: &Event, handle: &str) -> Option<&'static str> {
+    if let Some(r) = e.payload::<QuestionReopened>() {
+        return (r.assigned_to.flatten().as_deref() == Some(handle)).then_some("reopened");
+    }
+    let t = e.payload::<QuestionTransferred>()?;
+    (t.to_agent.as_deref() == Some(handle)).then_some("transferred")
 }
 
 /// Whatever is in front gets the key first and says whether it used it: the help overlay, the

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::client::{Client, ClientError, QueueQuery, StreamItem, StreamPosition};
 use crate::config::{Config, Theme};
 use crate::model::{AgentStatus, Question};
+use crate::wire::Directory;
 use app::{App, Cmd, Msg, SnapshotPage, TransferTo, View};
 use screens::drafts::Drafts;
 use screens::keymap::KeyMap;
@@ -92,14 +93,12 @@ pub async fn load_queue(
 pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> Result<App, String> {
     let me = preflight(client).await?;
     let keymap = KeyMap::new(&config.client.keys)?;
-    let names = |d: &serde_json::Value, key: &str| -> Vec<String> {
-        d[key]
-            .as_array()
-            .map(|a| a.iter().filter_map(|f| f["name"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    };
     let (functions, topics, limits) = match client.directory().await {
-        Ok(d) => (names(&d, "functions"), names(&d, "topics"), channel_limits(&d)),
+        Ok(d) => (
+            d.functions.iter().map(|f| f.name.clone()).collect(),
+            d.topics.iter().map(|t| t.name.clone()).collect(),
+            channel_limits(&d),
+        ),
         Err(_) => (
             config.functions.iter().map(|f| f.name.clone()).collect(),
             config.topics.iter().map(|t| t.name.clone()).collect(),
@@ -115,23 +114,10 @@ pub async fn build_app(client: &Client, config: &Config, opts: &TuiOptions) -> R
     Ok(app)
 }
 
-/// The directory's `channels` list: how each channel counts a post.
-fn channel_limits(d: &serde_json::Value) -> std::collections::HashMap<String, (crate::text::Limit, bool)> {
-    use crate::text::{Counting, Limit};
-    let mut out = std::collections::HashMap::new();
-    for c in d["channels"].as_array().into_iter().flatten() {
-        let counting = match c["counting"].as_str() {
-            Some("characters") => Counting::Characters,
-            Some("graphemes") => Counting::Graphemes,
-            Some("weighted") => Counting::Weighted,
-            _ => continue,
-        };
-        if let (Some(name), Some(max)) = (c["name"].as_str(), c["max"].as_u64()) {
-            let mention = c["mention_prefix"].as_bool().unwrap_or(false);
-            out.insert(name.to_string(), (Limit { max: max as usize, counting }, mention));
-        }
-    }
-    out
+/// The directory's `channels` list: how each channel counts a post (ways of counting this
+/// terminal does not know are left out).
+fn channel_limits(d: &Directory) -> std::collections::HashMap<String, (crate::text::Limit, bool)> {
+    d.channels.iter().filter_map(|c| Some((c.name.clone(), (c.limit()?, c.mention_prefix)))).collect()
 }
 
 /// Runs the terminal until the agent quits.

@@ -1,6 +1,7 @@
 //! Standard Webhooks signatures: `webhook-id`, `webhook-timestamp` (Unix seconds) and
 //! `webhook-signature` (space-separated `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), with a
-//! shared secret written as `whsec_<base64 key>`.
+//! shared secret written as `whsec_<base64 key>`. Here rather than in `server`: the client signs
+//! what the server checks.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
