@@ -93,6 +93,9 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// One training example as SGD sees it: its features, its class and its weight.
+type Row = (Vec<(u32, f32)>, usize, f32);
+
 /// What the model says about one text: every topic with its calibrated probability, best first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -136,7 +139,7 @@ impl Model {
         classes.dedup();
         let k = classes.len();
         let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let data: Vec<(Vec<(u32, f32)>, usize, f32)> = examples
+        let data: Vec<Row> = examples
             .iter()
             .enumerate()
             .map(|(i, e)| {
