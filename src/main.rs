@@ -225,10 +225,21 @@ enum Command {
         /// Compare the model's settings by cross-validation on the training questions only.
         #[arg(long, conflicts_with = "text")]
         cv: bool,
-        /// Replay N handled questions (held back from the training file) whose corrections and
-        /// resolutions are learned on a schedule, with the held-out accuracy after each retraining.
-        #[arg(long, value_name = "N", conflicts_with_all = ["text", "eval", "train", "bench", "cv"])]
-        replay: Option<usize>,
+        /// Replay a desk's own stream (the built-in data/desk/stream.jsonl, or --stream): the
+        /// first N questions are handled (corrected or resolved) and learned as the server learns
+        /// them; accuracy on the rest of the stream before and after, for each N (e.g. 50,100,200).
+        /// Then the same on the generic questions: N held back from the training file and learned
+        /// on a schedule, and the held-out questions replayed as a stream.
+        #[arg(
+            long,
+            value_name = "N,...",
+            value_delimiter = ',',
+            conflicts_with_all = ["text", "eval", "train", "bench", "cv"]
+        )]
+        replay: Vec<usize>,
+        /// With --replay: the desk's stream, labelled questions in arrival order (JSONL).
+        #[arg(long, value_name = "FILE", requires = "replay")]
+        stream: Option<PathBuf>,
         /// With --bench, --cv or --replay: a directory with train.jsonl and test.jsonl (default: the
         /// built-in data/).
         #[arg(long, value_name = "DIR")]
@@ -721,11 +732,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             let (config, _) = load_config(&config)?;
             backup(database.database.as_deref(), &config, &file).await
         }
-        Command::Classify { config, database, text, eval, train, bench, cv, replay, data, channel } => {
+        Command::Classify { config, database, text, eval, train, bench, cv, replay, stream, data, channel } => {
             use helphive::classify;
             let (config, _) = load_config(&config)?;
             let db = database.database.as_deref();
-            if let Some(n) = replay {
+            if let Some(&n) = replay.iter().max() {
+                let stream = match stream {
+                    Some(path) => classify::read_examples(&path, &config)?,
+                    None => classify::desk_stream(&config)?,
+                };
+                print!("{}", classify::replay_desk(&config, &stream, &replay));
                 let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
                 print!("{}", classify::replay(&config, &tr, &te, n));
                 return Ok(());
