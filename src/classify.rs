@@ -142,8 +142,19 @@ pub fn cross_validation(config: &Config, train: &[Example]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>6} {:>8} {:>5} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}",
-        "epochs", "lambda", "step", "chars", "avg", "binary", "keywords", "accuracy", "macro", "ECE", "abstain"
+        "{:>6} {:>8} {:>5} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}",
+        "epochs",
+        "lambda",
+        "step",
+        "chars",
+        "avg",
+        "binary",
+        "keywords",
+        "accuracy",
+        "macro",
+        "ECE",
+        "abstain",
+        "above"
     );
     let base = Params::default();
     let mut grid = vec![base];
@@ -182,7 +193,7 @@ pub fn cross_validation(config: &Config, train: &[Example]) -> String {
             let avg = |f: &dyn Fn(&Report) -> f32| rows.iter().map(|(r, k)| f(r) * *k as f32).sum::<f32>() / n as f32;
             let _ = writeln!(
                 out,
-                "{:>6} {:>8.0e} {:>5.1} {:>5.1} {:>5} {:>6} {:>9.1} {:>8.1}% {:>8.1}% {:>7.3} {:>6.1}%",
+                "{:>6} {:>8.0e} {:>5.1} {:>5.1} {:>5} {:>6} {:>9.1} {:>8.1}% {:>8.1}% {:>7.3} {:>6.1}% {:>6.1}%",
                 p.epochs,
                 p.lambda,
                 p.step,
@@ -193,7 +204,8 @@ pub fn cross_validation(config: &Config, train: &[Example]) -> String {
                 avg(&|r| r.accuracy) * 100.0,
                 avg(&|r| r.macro_accuracy) * 100.0,
                 avg(&|r| r.ece),
-                avg(&|r| r.abstained) * 100.0
+                avg(&|r| r.abstained) * 100.0,
+                avg(&|r| r.accuracy_above) * 100.0
             );
         }
     }
@@ -438,5 +450,136 @@ fn replay_held_out(config: &Config, train: &[Example], test: &[Example], n: usiz
             r.accuracy_above * 100.0
         );
     }
+    out
+}
+
+/// A desk's own stream (data/desk/stream.jsonl): questions to one business in its customers'
+/// words for its products, plans, services and stores, embedded so `--replay` runs anywhere. Only
+/// the replay learns from it.
+const DESK_STREAM_JSONL: &str = include_str!("../data/desk/stream.jsonl");
+
+/// The built-in desk stream, in arrival order.
+pub fn desk_stream(config: &Config) -> Result<Vec<Example>, String> {
+    parse_examples(DESK_STREAM_JSONL, config).map_err(|e| format!("desk/stream.jsonl: {e}"))
+}
+
+/// What a desk learned from the first `handled` questions of its stream, measured on the rest.
+#[derive(Debug, Clone)]
+pub struct StreamReplay {
+    pub handled: usize,
+    /// Handled questions whose topic was wrong or unsure (an agent corrected them); the others
+    /// were resolved in their topic.
+    pub corrected: usize,
+    /// The rest of the stream with the model the desk started with.
+    pub before: Report,
+    /// The rest of the stream after the handled questions were learned.
+    pub after: Report,
+}
+
+/// Classifies the way the server does, with `model` in place of the configured one.
+fn classify_by(config: &Config, model: &Model, text: &str) -> Classification {
+    routing::classify_with(config, model, KEYWORD_EVIDENCE, "webhook", text)
+}
+
+/// The first `n` questions of `stream` arrive at a desk that starts with the built-in model: each is
+/// handled (a wrong or unsure topic corrected by an agent, a right one confirmed when it is
+/// resolved: either way it is stored with its real topic), then the server's retraining learns
+/// them (`routing::model_with`, what `serve` calls). Both models are measured on the questions
+/// after the first `n`, which neither saw.
+pub fn replay_stream(config: &Config, stream: &[Example], n: usize) -> StreamReplay {
+    let n = n.min(stream.len().saturating_sub(1));
+    let (handled, rest) = stream.split_at(n);
+    let start = routing::default_model();
+    let corrected = handled
+        .iter()
+        .filter(|e| {
+            let c = classify_by(config, &start, &e.text);
+            c.unsure || c.topic != e.topic
+        })
+        .count();
+    let before = evaluate(config, rest, &|t| classify_by(config, &start, t));
+    let learned = routing::model_with(handled);
+    let after = evaluate(config, rest, &|t| classify_by(config, &learned, t));
+    StreamReplay { handled: n, corrected, before, after }
+}
+
+/// Weights for the business's own questions tried by `own_weight_trial`.
+pub const OWN_WEIGHTS_TRIED: [f32; 5] = [1.0, 2.0, 3.0, 5.0, 8.0];
+
+/// How the weight of the business's own questions is chosen without looking at what is measured:
+/// the `handled` questions only, in two folds (even and odd positions); each fold is learned with
+/// every weight (as `routing::model_with` would) and the other fold scored. Returns (weight,
+/// share routed to the right topic, mean log loss of the model's probability for the right topic)
+/// over both folds. The log loss decides: with a few dozen questions it still tells weights apart
+/// when the routed share differs by a question or two.
+pub fn own_weight_trial(config: &Config, handled: &[Example], weights: &[f32]) -> Vec<(f32, f32, f32)> {
+    let folds: [Vec<Example>; 2] =
+        [0, 1].map(|f| handled.iter().enumerate().filter(|(i, _)| i % 2 == f).map(|(_, e)| e.clone()).collect());
+    let n = handled.len().max(1) as f32;
+    weights
+        .iter()
+        .map(|&w| {
+            let (mut right, mut loss) = (0, 0f32);
+            for f in 0..2 {
+                let model = routing::model_weighted(&folds[f], w);
+                for e in &folds[1 - f] {
+                    right += usize::from(classify_by(config, &model, &e.text).topic == e.topic);
+                    loss -= model.predict(&e.text).probability(&e.topic).max(1e-6).ln();
+                }
+            }
+            (w, right as f32 / n, loss / n)
+        })
+        .collect()
+}
+
+/// `--replay N,…` on a desk's own stream: accuracy on the rest of the stream before and after the
+/// first N were handled and learned, for each N; then how the weight of the desk's own questions
+/// is chosen, on the first of those N only.
+pub fn replay_desk(config: &Config, stream: &[Example], ns: &[usize]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "desk stream: {} questions to one business, in arrival order; the first N are handled (a wrong or unsure \
+         topic corrected by an agent, a right one resolved) and learned by the server's retraining (the business's \
+         own questions weigh {} built-in ones); measured on the rest, before and after:\n",
+        stream.len(),
+        routing::OWN_WEIGHT
+    );
+    let _ = writeln!(
+        out,
+        "{:>8} {:>10} {:>9} {:>18} {:>18} {:>18} {:>18}",
+        "handled", "corrected", "measured", "accuracy", "macro", "above threshold", "abstained"
+    );
+    let pair = |a: f32, b: f32| format!("{:.1}% → {:.1}%", a * 100.0, b * 100.0);
+    for &n in ns {
+        let r = replay_stream(config, stream, n);
+        let _ = writeln!(
+            out,
+            "{:>8} {:>10} {:>9} {:>18} {:>18} {:>18} {:>18}",
+            r.handled,
+            r.corrected,
+            r.after.questions,
+            pair(r.before.accuracy, r.after.accuracy),
+            pair(r.before.macro_accuracy, r.after.macro_accuracy),
+            pair(r.before.accuracy_above, r.after.accuracy_above),
+            pair(r.before.abstained, r.after.abstained)
+        );
+    }
+    let first = ns.iter().copied().min().unwrap_or(0).min(stream.len());
+    if first >= 2 {
+        let trial = own_weight_trial(config, &stream[..first], &OWN_WEIGHTS_TRIED);
+        let _ = writeln!(
+            out,
+            "\nweight of the business's own questions, tried on two folds of the first {first} handled questions only \
+             (the measured questions are not read; the least log loss is chosen):"
+        );
+        for (w, right, loss) in &trial {
+            let _ = writeln!(out, "  weight {w:>3}: {:.1}% routed right, log loss {loss:.3}", right * 100.0);
+        }
+        if let Some((w, _, _)) = trial.iter().min_by(|a, b| a.2.total_cmp(&b.2)) {
+            let _ = writeln!(out, "  chosen: {w} (the server uses {})", routing::OWN_WEIGHT);
+        }
+    }
+    let _ = writeln!(out);
     out
 }

@@ -1,10 +1,11 @@
 //! The learned topic classifier as the hive uses it: questions whose words point to another
-//! function than the need route by the need, and the model trained on data/train.jsonl stays well
-//! above the keyword rules on the held-out data/test.jsonl (a floor far under the measured figure,
-//! so only a broken model fails it).
+//! function than the need route by the need, the model trained on data/train.jsonl meets the
+//! goals `classify --bench` prints on the held-out data/test.jsonl and stays far above the keyword
+//! rules, and a desk's own stream (data/desk/) is routed better once the desk has handled part of
+//! it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use helphive::classify::{evaluate, read_examples};
+use helphive::classify::{desk_stream, evaluate, read_examples, replay_stream};
 use helphive::config::Config;
 use helphive::routing::{self, ModelSlot};
 
@@ -54,10 +55,25 @@ fn held_out_accuracy_stays_far_above_the_keyword_rules() {
     assert!(test.len() >= 250);
     let learned = evaluate(&config, &test, &|t| routing::classify(&config, &ModelSlot::default(), "webhook", t));
     let keywords = evaluate(&config, &test, &|t| routing::classify_by_keywords(&config, "webhook", t));
-    // Measured: see the README (helphive classify --bench). Floors well below, against noise.
-    assert!(learned.macro_accuracy >= 0.80, "{learned}");
+    // The goals of `helphive classify --bench` that the model meets (training is deterministic, so
+    // the figures are too; see the README). Above the threshold it is a floor: that goal is missed.
+    assert!(learned.macro_accuracy >= 0.92, "{learned}");
+    assert!(learned.abstained <= 0.15, "{learned}");
+    assert!(learned.ece <= 0.05, "{learned}");
     assert!(learned.accuracy_above >= 0.85, "{learned}");
-    assert!(learned.abstained <= 0.25, "{learned}");
-    assert!(learned.ece <= 0.10, "{learned}");
     assert!(learned.macro_accuracy >= keywords.macro_accuracy + 0.15, "{learned}\n{keywords}");
+}
+
+#[test]
+fn the_desk_learns_its_own_words_from_the_questions_it_handles() {
+    let config = Config::builtin();
+    let stream = desk_stream(&config).unwrap();
+    assert!(stream.len() >= 350);
+    let r = replay_stream(&config, &stream, 200);
+    assert_eq!(r.handled, 200);
+    assert_eq!(r.after.questions, stream.len() - 200, "measured on the rest of the stream only");
+    assert!(r.corrected > 0, "the built-in model gets some of the desk's questions wrong");
+    // Measured: 80.4% before, 88.4% after (README, helphive classify --replay 50,100,200).
+    assert!(r.after.accuracy >= r.before.accuracy + 0.04, "before:\n{}\nafter:\n{}", r.before, r.after);
+    assert!(r.after.macro_accuracy > r.before.macro_accuracy, "before:\n{}\nafter:\n{}", r.before, r.after);
 }

@@ -46,7 +46,7 @@ fn help_describes_every_command() {
     assert!(run_ok(bin().args(["token", "issue", "--help"])).contains("--revoke-others"));
     assert!(run_ok(bin().args(["bench", "--help"])).contains("--agents"));
     let classify = run_ok(bin().args(["classify", "--help"]));
-    for word in ["--eval", "--train", "--bench", "--cv"] {
+    for word in ["--eval", "--train", "--bench", "--cv", "--replay", "--stream"] {
         assert!(classify.contains(word), "classify --help mentions {word}");
     }
     assert!(run_ok(bin().arg("webhook-secret")).starts_with("whsec_"));

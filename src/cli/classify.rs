@@ -9,10 +9,15 @@ use super::serve::learn_business_questions;
 use super::{ClassifyArgs, load_config};
 
 pub async fn classify(args: ClassifyArgs) -> Result<(), String> {
-    let ClassifyArgs { config, database, text, eval, train, bench, cv, replay, data, channel } = args;
+    let ClassifyArgs { config, database, text, eval, train, bench, cv, replay, stream, data, channel } = args;
     let (config, _) = load_config(&config)?;
     let db = database.database.as_deref();
-    if let Some(n) = replay {
+    if let Some(&n) = replay.iter().max() {
+        let stream = match stream {
+            Some(path) => classify::read_examples(&path, &config)?,
+            None => classify::desk_stream(&config)?,
+        };
+        print!("{}", classify::replay_desk(&config, &stream, &replay));
         let (tr, te) = classify::bench_data(data.as_deref(), &config)?;
         print!("{}", classify::replay(&config, &tr, &te, n));
         return Ok(());

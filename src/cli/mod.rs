@@ -342,10 +342,21 @@ struct ClassifyArgs {
     /// Compare the model's settings by cross-validation on the training questions only.
     #[arg(long, conflicts_with = "text")]
     cv: bool,
-    /// Replay N handled questions (held back from the training file) whose corrections and
-    /// resolutions are learned on a schedule, with the held-out accuracy after each retraining.
-    #[arg(long, value_name = "N", conflicts_with_all = ["text", "eval", "train", "bench", "cv"])]
-    replay: Option<usize>,
+    /// Replay a desk's own stream (the built-in data/desk/stream.jsonl, or --stream): the
+    /// first N questions are handled (corrected or resolved) and learned as the server learns
+    /// them; accuracy on the rest of the stream before and after, for each N (e.g. 50,100,200).
+    /// Then the same on the generic questions: N held back from the training file and learned
+    /// on a schedule, and the held-out questions replayed as a stream.
+    #[arg(
+        long,
+        value_name = "N,...",
+        value_delimiter = ',',
+        conflicts_with_all = ["text", "eval", "train", "bench", "cv"]
+    )]
+    replay: Vec<usize>,
+    /// With --replay: the desk's stream, labelled questions in arrival order (JSONL).
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    stream: Option<PathBuf>,
     /// With --bench, --cv or --replay: a directory with train.jsonl and test.jsonl (default: the
     /// built-in data/).
     #[arg(long, value_name = "DIR")]

@@ -93,6 +93,9 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// One training example as SGD sees it: its features, its class and its weight.
+type Row = (Vec<(u32, f32)>, usize, f32);
+
 /// What the model says about one text: every topic with its calibrated probability, best first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -113,14 +116,21 @@ impl Model {
     /// Trains on `examples` with `params`, then fits the temperature and the abstention threshold
     /// on `params.folds` cross-validation folds of the same examples.
     pub fn train(examples: &[Example], params: Params) -> Model {
+        Self::train_weighted(examples, &[], params)
+    }
+
+    /// `train` where example `i` counts `weights[i]` times in the loss (missing weights are 1):
+    /// a business's own questions can weigh more than the generic ones. Calibration treats every
+    /// example alike.
+    pub fn train_weighted(examples: &[Example], weights: &[f32], params: Params) -> Model {
         if params.folds < 2 || examples.len() < params.folds * 6 {
-            return Self::fit(examples, params);
+            return Self::fit(examples, weights, params);
         }
         // The final fit and the folds are independent: on a machine with several cores they run
         // side by side (training is what a server or the demo waits for at start).
         let (mut model, oof) = std::thread::scope(|s| {
-            let fit = s.spawn(|| Self::fit(examples, params));
-            let oof = cross_validate(examples, params);
+            let fit = s.spawn(|| Self::fit(examples, weights, params));
+            let oof = cross_validate_weighted(examples, weights, params);
             (fit.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), oof)
         });
         model.temperature = fit_temperature(&oof);
@@ -128,16 +138,20 @@ impl Model {
         model
     }
 
-    /// Trains without calibration (temperature 1, no threshold).
-    fn fit(examples: &[Example], params: Params) -> Model {
+    /// Trains without calibration (temperature 1, no threshold); `weights` as in `train_weighted`.
+    fn fit(examples: &[Example], weights: &[f32], params: Params) -> Model {
         let mut classes: Vec<String> = examples.iter().map(|e| e.topic.clone()).collect();
         classes.sort();
         classes.dedup();
         let k = classes.len();
         let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-        let data: Vec<(Vec<(u32, f32)>, usize)> = examples
+        let data: Vec<Row> = examples
             .iter()
-            .map(|e| (features(&e.text, params.char_weight, params.binary), index[e.topic.as_str()]))
+            .enumerate()
+            .map(|(i, e)| {
+                let w = weights.get(i).copied().unwrap_or(1.0);
+                (features(&e.text, params.char_weight, params.binary), index[e.topic.as_str()], w)
+            })
             .collect();
         let mut v = vec![0f32; DIM * k];
         let mut bias = vec![0f32; k];
@@ -153,7 +167,7 @@ impl Model {
         for epoch in 0..params.epochs {
             shuffle(&mut order, &mut rng);
             for &i in &order {
-                let (x, y) = &data[i];
+                let (x, y, w) = &data[i];
                 let step = params.step / (1.0 + params.step * params.lambda * t);
                 t += 1.0;
                 scale *= 1.0 - step * params.lambda;
@@ -170,7 +184,7 @@ impl Model {
                 }
                 softmax_in_place(&mut logits);
                 for c in 0..k {
-                    let g = logits[c] - f32::from(u8::from(c == *y));
+                    let g = (logits[c] - f32::from(u8::from(c == *y))) * w;
                     bias[c] -= step * g;
                     let d = step * g / scale;
                     for &(f, val) in x {
@@ -270,6 +284,11 @@ pub struct OutOfFold {
 /// Trains on all folds but one and scores the one left out, for each fold. Folds are made by a
 /// fixed-seed shuffle, so they are the same on every run.
 pub fn cross_validate(examples: &[Example], params: Params) -> OutOfFold {
+    cross_validate_weighted(examples, &[], params)
+}
+
+/// `cross_validate` with the example weights of `Model::train_weighted`.
+fn cross_validate_weighted(examples: &[Example], weights: &[f32], params: Params) -> OutOfFold {
     let mut classes: Vec<String> = examples.iter().map(|e| e.topic.clone()).collect();
     classes.sort();
     classes.dedup();
@@ -288,13 +307,12 @@ pub fn cross_validate(examples: &[Example], params: Params) -> OutOfFold {
                     (t..folds)
                         .step_by(threads)
                         .map(|fold| {
-                            let train: Vec<Example> = order
-                                .iter()
-                                .enumerate()
-                                .filter(|(i, _)| i % folds != fold)
-                                .map(|(_, &j)| examples[j].clone())
-                                .collect();
-                            (fold, Model::fit(&train, params))
+                            let kept: Vec<usize> =
+                                order.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, &j)| j).collect();
+                            let train: Vec<Example> = kept.iter().map(|&j| examples[j].clone()).collect();
+                            let fold_weights: Vec<f32> =
+                                kept.iter().map(|&j| weights.get(j).copied().unwrap_or(1.0)).collect();
+                            (fold, Model::fit(&train, &fold_weights, params))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -740,6 +758,26 @@ mod tests {
         let b = Model::train(&toy(), Params::default());
         assert_eq!(a.logits("refund please"), b.logits("refund please"));
         assert_eq!(a.temperature, b.temperature);
+    }
+
+    #[test]
+    fn a_weighted_example_counts_more_and_weights_of_one_change_nothing() {
+        let mut v = toy();
+        let plain = Model::train(&v, Params::default());
+        let ones = Model::train_weighted(&v, &vec![1.0; v.len()], Params::default());
+        assert_eq!(plain.logits("refund please"), ones.logits("refund please"));
+        v.push(Example { text: "zorbix".into(), topic: "delivery".into() });
+        let mut weights = vec![1.0; v.len()];
+        let once = Model::train_weighted(&v, &weights, Params::default());
+        *weights.last_mut().unwrap() = 5.0;
+        let five = Model::train_weighted(&v, &weights, Params::default());
+        // Raw scores: the calibrated probabilities of both are 1.0 in f32.
+        let margin = |m: &Model| {
+            let l = m.logits("zorbix");
+            let at = |t: &str| l[m.classes().iter().position(|c| c == t).unwrap()];
+            at("delivery") - at("billing")
+        };
+        assert!(margin(&five) > margin(&once), "{} > {}", margin(&five), margin(&once));
     }
 
     #[test]
