@@ -65,8 +65,8 @@ struct ConfigArg {
 /// `--database`, for the commands that open the help desk's database themselves.
 #[derive(Args, Clone, Default)]
 struct DatabaseArg {
-    /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (default: server.database,
-    /// else helphive.db in the data directory).
+    /// Database: a SQLite file path, sqlite://PATH, sqlite::memory:, or postgres://USER@HOST/NAME
+    /// (default: server.database, else helphive.db in the data directory).
     #[arg(long, global = true, value_name = "URL", display_order = 901)]
     database: Option<String>,
 }
@@ -805,6 +805,9 @@ fn print_bytes(bytes: &[u8]) -> Result<(), String> {
 /// `helphive backup FILE`: the store's online copy of an existing database.
 async fn backup(database: Option<&str>, config: &Config, file: &std::path::Path) -> Result<(), String> {
     let database = helphive::resolve_database(database, config)?;
+    if database.starts_with("postgres:") || database.starts_with("postgresql:") {
+        return Err("the online backup is for SQLite databases; back up a PostgreSQL database with pg_dump".into());
+    }
     // Opening a missing database would create an empty one and back that up.
     let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")).unwrap_or(&database);
     let path = path.split('?').next().unwrap_or(path);
