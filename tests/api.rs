@@ -995,7 +995,7 @@ async fn an_event_stream_ends_when_its_agent_is_disabled_or_its_token_revoked() 
     let (_, finn) = app.agent(new_agent("finn", "billing", Role::Agent, &[("billing", 3)])).await;
     let stream = finn.events_once(None).await.unwrap();
     let other_process = helphive::store::Store::open(&helphive::store::StoreOptions {
-        database: app.dir.path().join("helphive.db").display().to_string(),
+        database: app.database.clone(),
         durability: helphive::config::Durability::Normal,
         events_retained: 1000,
     })

@@ -154,3 +154,28 @@ async fn a_refused_request_leaves_the_database_to_the_admin_commands() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(run_ok(cmd(dir.path()).args(["agent", "list"])).contains("@dana"));
 }
+
+#[tokio::test]
+async fn two_servers_share_a_postgres_database() {
+    let Some(database) = common::postgres_database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &format!("[server]\ndatabase = \"{database}\"\n"));
+    let admin =
+        add_agent(dir.path(), &["--handle", "root", "--name", "Root", "--function", "store", "--role", "admin"]);
+    // Two servers on one database, as behind a load balancer; the migrations ran once already.
+    let a = Server::start(dir.path(), "127.0.0.1:0");
+    let b = Server::start(dir.path(), "127.0.0.1:0");
+    let (ca, cb) = (Client::new(&a.base, &admin).unwrap(), Client::new(&b.base, &admin).unwrap());
+    assert_eq!(ca.me().await.unwrap().handle, "root");
+    assert_eq!(cb.me().await.unwrap().handle, "root");
+    assert_eq!(cb.claim(4242).await.unwrap_err().status(), Some(404));
+    // The admin commands write while both run; each server reads the other's writes.
+    run_ok(cmd(dir.path()).args(["agent", "add", "--handle", "dana", "--name", "Dana", "--function", "billing"]));
+    for c in [&ca, &cb] {
+        assert!(c.agents().await.unwrap().iter().any(|x| x.handle == "dana"));
+    }
+    // The online backup is SQLite's; PostgreSQL has pg_dump.
+    let out = cmd(dir.path()).args(["backup", dir.path().join("copy.db").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -39,6 +39,9 @@ pub async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, 
 pub async fn backup(config: &ConfigArg, database: &DatabaseArg, file: &Path) -> Result<(), String> {
     let (config, _) = load_config(config)?;
     let database = resolve_database(database.database.as_deref(), &config)?;
+    if database.starts_with("postgres:") || database.starts_with("postgresql:") {
+        return Err("the online backup is for SQLite databases; back up a PostgreSQL database with pg_dump".into());
+    }
     // Opening a missing database would create an empty one and back that up.
     let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")).unwrap_or(&database);
     let path = path.split('?').next().unwrap_or(path);

@@ -71,8 +71,8 @@ struct ConfigArg {
 /// `--database`, for the commands that open the help desk's database themselves.
 #[derive(Args, Clone, Default)]
 struct DatabaseArg {
-    /// Database: a SQLite file path, sqlite://PATH, or sqlite::memory: (default: server.database,
-    /// else helphive.db in the data directory).
+    /// Database: a SQLite file path, sqlite://PATH, sqlite::memory:, or postgres://USER@HOST/NAME
+    /// (default: server.database, else helphive.db in the data directory).
     #[arg(long, global = true, value_name = "URL", display_order = 901)]
     database: Option<String>,
 }

@@ -1,13 +1,11 @@
 //! Agents, their skills and their tokens.
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-
+use super::db::{Conn, Param, Row, query};
 use super::{NewAgent, Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{Agent, AgentStatus, Millis, Role, Skill, event_kind, is_identifier};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 const AGENT_COLUMNS: &str = "a.id, a.handle, a.display_name, a.function, a.role, a.novice, \
      a.capacity, a.status, a.signature, a.disabled, a.created_at, m.handle AS mentor_handle";
@@ -30,7 +28,7 @@ fn new_token() -> String {
     format!("hh_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn agent_from_row(row: &SqliteRow, skills: Vec<Skill>) -> Result<Agent> {
+fn agent_from_row(row: &Row, skills: Vec<Skill>) -> Result<Agent> {
     let role: String = row.try_get("role")?;
     let status: String = row.try_get("status")?;
     Ok(Agent {
@@ -41,7 +39,7 @@ fn agent_from_row(row: &SqliteRow, skills: Vec<Skill>) -> Result<Agent> {
         role: Role::parse(&role).ok_or_else(|| Error::Internal(format!("bad role {role}")))?,
         novice: row.try_get("novice")?,
         mentor: row.try_get("mentor_handle")?,
-        capacity: row.try_get::<i64, _>("capacity")? as u32,
+        capacity: row.try_get::<i64>("capacity")? as u32,
         status: AgentStatus::parse(&status).ok_or_else(|| Error::Internal(format!("bad status {status}")))?,
         signature: row.try_get("signature")?,
         skills,
@@ -50,30 +48,30 @@ fn agent_from_row(row: &SqliteRow, skills: Vec<Skill>) -> Result<Agent> {
     })
 }
 
-async fn skills_of(conn: &mut SqliteConnection, agent_id: i64) -> Result<Vec<Skill>> {
-    let rows = sqlx::query("SELECT topic, proficiency FROM skills WHERE agent_id = ? ORDER BY proficiency DESC, topic")
+async fn skills_of(conn: Conn<'_>, agent_id: i64) -> Result<Vec<Skill>> {
+    let rows = query("SELECT topic, proficiency FROM skills WHERE agent_id = ? ORDER BY proficiency DESC, topic")
         .bind(agent_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn)
         .await?;
     rows.iter()
-        .map(|r| Ok(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64, _>("proficiency")? as u8 }))
+        .map(|r| Ok(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64>("proficiency")? as u8 }))
         .collect()
 }
 
 /// Loads one agent by a condition on `a` (the agents table).
 pub(super) async fn load_agent_where(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     condition: &'static str,
-    value: impl ToString,
+    value: impl Param,
 ) -> Result<Option<Agent>> {
     let sql =
         format!("SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id WHERE {condition}");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value.to_string()).fetch_optional(&mut *conn).await?;
+    let row = query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(conn.re()).await?;
     match row {
         None => Ok(None),
         Some(row) => {
             let id: i64 = row.try_get("id")?;
-            let skills = skills_of(conn, id).await?;
+            let skills = skills_of(conn.re(), id).await?;
             Ok(Some(agent_from_row(&row, skills)?))
         }
     }
@@ -131,14 +129,14 @@ impl Store {
             }
         };
         let exists =
-            sqlx::query("SELECT 1 FROM agents WHERE handle = ?").bind(handle.clone()).fetch_optional(tx.conn()).await?;
+            query("SELECT 1 FROM agents WHERE handle = ?").bind(handle.clone()).fetch_optional(tx.conn()).await?;
         if exists.is_some() {
             return Err(Error::conflict("handle_taken", format!("handle '@{handle}' is taken")));
         }
-        let r = sqlx::query(
+        let id: i64 = query(
             "INSERT INTO agents (handle, display_name, function, role, novice, mentor_id, capacity, \
              status, status_at, signature, disabled, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'offline', ?, ?, 0, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'offline', ?, ?, FALSE, ?) RETURNING id",
         )
         .bind(handle.clone())
         .bind(new.display_name.trim().to_string())
@@ -150,16 +148,18 @@ impl Store {
         .bind(now)
         .bind(new.signature.clone())
         .bind(now)
-        .execute(tx.conn())
+        .scalar_one(tx.conn())
         .await?;
-        let id = r.last_insert_rowid();
         for s in &new.skills {
-            sqlx::query("INSERT OR REPLACE INTO skills (agent_id, topic, proficiency) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(s.topic.clone())
-                .bind(s.proficiency as i64)
-                .execute(tx.conn())
-                .await?;
+            query(
+                "INSERT INTO skills (agent_id, topic, proficiency) VALUES (?, ?, ?) \
+                 ON CONFLICT (agent_id, topic) DO UPDATE SET proficiency = excluded.proficiency",
+            )
+            .bind(id)
+            .bind(s.topic.clone())
+            .bind(s.proficiency as i64)
+            .execute(tx.conn())
+            .await?;
         }
         let token = insert_token(&mut tx, id).await?;
         let agent = load_agent_where(tx.conn(), "a.id = ?", id)
@@ -175,17 +175,17 @@ impl Store {
         let sql = format!(
             "SELECT {AGENT_COLUMNS} FROM agents a LEFT JOIN agents m ON m.id = a.mentor_id ORDER BY a.function, a.handle"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+        let rows = query(sqlx::AssertSqlSafe(sql)).fetch_all(conn.conn()).await?;
         let skill_rows =
-            sqlx::query("SELECT agent_id, topic, proficiency FROM skills ORDER BY agent_id, proficiency DESC, topic")
-                .fetch_all(&mut *conn)
+            query("SELECT agent_id, topic, proficiency FROM skills ORDER BY agent_id, proficiency DESC, topic")
+                .fetch_all(conn.conn())
                 .await?;
         let mut skills: std::collections::HashMap<i64, Vec<Skill>> = Default::default();
         for r in &skill_rows {
             skills
                 .entry(r.try_get("agent_id")?)
                 .or_default()
-                .push(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64, _>("proficiency")? as u8 });
+                .push(Skill { topic: r.try_get("topic")?, proficiency: r.try_get::<i64>("proficiency")? as u8 });
         }
         rows.iter()
             .map(|r| {
@@ -197,7 +197,7 @@ impl Store {
 
     pub async fn agent_by_handle(&self, handle: &str) -> Result<Option<Agent>> {
         let mut conn = self.read().await?;
-        load_agent_where(&mut conn, "a.handle = ?", handle.trim_start_matches('@')).await
+        load_agent_where(conn.conn(), "a.handle = ?", handle.trim_start_matches('@')).await
     }
 
     /// Disables an employee: their tokens stop working and what they held returns to the queue.
@@ -208,7 +208,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))?;
         if agent.role == Role::Admin && !agent.disabled {
-            let admins: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE role = 'admin' AND disabled = 0")
+            let admins: i64 = query("SELECT COUNT(*) AS n FROM agents WHERE role = 'admin' AND NOT disabled")
                 .fetch_one(tx.conn())
                 .await?
                 .try_get("n")?;
@@ -220,17 +220,17 @@ impl Store {
                 ));
             }
         }
-        sqlx::query("UPDATE agents SET disabled = 1, status = 'offline', status_at = ? WHERE id = ?")
+        query("UPDATE agents SET disabled = TRUE, status = 'offline', status_at = ? WHERE id = ?")
             .bind(now)
             .bind(agent.id)
             .execute(tx.conn())
             .await?;
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
+        query("UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
             .bind(now)
             .bind(agent.id)
             .execute(tx.conn())
             .await?;
-        let held: Vec<i64> = sqlx::query("SELECT id FROM questions WHERE holder_id = ? AND state = 'claimed'")
+        let held: Vec<i64> = query("SELECT id FROM questions WHERE holder_id = ? AND state = 'claimed'")
             .bind(agent.id)
             .fetch_all(tx.conn())
             .await?
@@ -257,7 +257,7 @@ impl Store {
         if !agent.disabled {
             return Err(Error::conflict("not_disabled", format!("@{handle} is not disabled")));
         }
-        sqlx::query("UPDATE agents SET disabled = 0, status = 'offline', status_at = ? WHERE id = ?")
+        query("UPDATE agents SET disabled = FALSE, status = 'offline', status_at = ? WHERE id = ?")
             .bind(now)
             .bind(agent.id)
             .execute(tx.conn())
@@ -272,7 +272,7 @@ impl Store {
         // Read through the writer so the caller sees its own write even before a reader's
         // snapshot catches up.
         let mut conn = self.lock_writer().await?;
-        load_agent_where(&mut conn, "a.handle = ?", handle)
+        load_agent_where(conn.conn(), "a.handle = ?", handle)
             .await?
             .ok_or_else(|| Error::not_found(format!("no agent '@{handle}'")))
     }
@@ -288,7 +288,7 @@ impl Store {
             return Err(Error::conflict("agent_disabled", format!("'@{handle}' is disabled")));
         }
         if revoke_others {
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
+            query("UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL")
                 .bind(now)
                 .bind(agent.id)
                 .execute(tx.conn())
@@ -313,18 +313,18 @@ impl Store {
             return Ok(Some(agent));
         }
         let mut conn = self.read().await?;
-        let row = sqlx::query(
+        let row = query(
             "SELECT t.agent_id FROM tokens t JOIN agents a ON a.id = t.agent_id \
-             WHERE t.hash = ? AND t.revoked_at IS NULL AND a.disabled = 0",
+             WHERE t.hash = ? AND t.revoked_at IS NULL AND NOT a.disabled",
         )
         .bind(hash.clone())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.conn())
         .await?;
         match row {
             None => Ok(None),
             Some(r) => {
                 let id: i64 = r.try_get("agent_id")?;
-                let agent = load_agent_where(&mut conn, "a.id = ?", id).await?;
+                let agent = load_agent_where(conn.conn(), "a.id = ?", id).await?;
                 if let Some(a) = &agent {
                     self.remember_session(hash, a.clone());
                 }
@@ -343,14 +343,14 @@ impl Store {
             let marks = vec!["?"; page.len()].join(", ");
             let sql = format!(
                 "SELECT t.hash FROM tokens t JOIN agents a ON a.id = t.agent_id \
-                 WHERE t.revoked_at IS NULL AND a.disabled = 0 AND t.hash IN ({marks})"
+                 WHERE t.revoked_at IS NULL AND NOT a.disabled AND t.hash IN ({marks})"
             );
             // Only placeholders are formatted in; the hashes are bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = query(sqlx::AssertSqlSafe(sql));
             for h in page {
                 q = q.bind(h.clone());
             }
-            for row in q.fetch_all(&mut *conn).await? {
+            for row in q.fetch_all(conn.conn()).await? {
                 valid.insert(row.try_get("hash")?);
             }
         }
@@ -360,7 +360,7 @@ impl Store {
     /// Sets an agent's presence (online, away, offline).
     pub async fn set_status(&self, agent: &Agent, status: AgentStatus, now: Millis) -> Result<Agent> {
         let mut tx = self.write(now).await?;
-        sqlx::query("UPDATE agents SET status = ?, status_at = ? WHERE id = ?")
+        query("UPDATE agents SET status = ?, status_at = ? WHERE id = ?")
             .bind(status.as_str())
             .bind(now)
             .bind(agent.id)
@@ -385,7 +385,7 @@ impl Store {
 async fn insert_token(tx: &mut WriteTx, agent_id: i64) -> Result<String> {
     let token = new_token();
     let now = tx.now;
-    sqlx::query("INSERT INTO tokens (agent_id, hash, created_at) VALUES (?, ?, ?)")
+    query("INSERT INTO tokens (agent_id, hash, created_at) VALUES (?, ?, ?)")
         .bind(agent_id)
         .bind(hash_token(&token))
         .bind(now)

@@ -1,14 +1,13 @@
 //! What the channel connectors need from the store: their read cursors, the outbox (due replies,
 //! the mark before each network request, the outcome), and letting held questions in.
 
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
-
 use super::Store;
+use super::db::query;
 use super::questions::{apply, load_message, must_load_with_sla, question_event};
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Agent, Millis, Question, event_kind};
+use serde::{Deserialize, Serialize};
 
 /// An approved reply waiting to be posted, with what the connector needs to thread it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,16 +57,16 @@ impl Store {
     /// Where the connector for `channel` stopped reading, if it ever read.
     pub async fn channel_cursor(&self, channel: &str) -> Result<Option<String>> {
         let mut conn = self.read().await?;
-        Ok(sqlx::query_scalar("SELECT cursor FROM channel_cursors WHERE channel = ?")
+        Ok(query("SELECT cursor FROM channel_cursors WHERE channel = ?")
             .bind(channel.to_string())
-            .fetch_optional(&mut *conn)
+            .scalar_optional(conn.conn())
             .await?)
     }
 
     /// Records where the connector stopped. Call only once everything before it is committed.
     pub async fn set_channel_cursor(&self, channel: &str, cursor: &str, now: Millis) -> Result<()> {
         let mut tx = self.write(now).await?;
-        sqlx::query(
+        query(
             "INSERT INTO channel_cursors (channel, cursor, updated_at) VALUES (?, ?, ?) \
              ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
         )
@@ -108,11 +107,11 @@ impl Store {
              WHERE o.posted_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ? AND o.channel IN ({marks}) \
              ORDER BY o.next_attempt_at, o.id LIMIT ?"
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        let mut q = query(sqlx::AssertSqlSafe(sql)).bind(now);
         for c in channels {
-            query = query.bind(c.clone());
+            q = q.bind(c.clone());
         }
-        let rows = query.bind(limit as i64).fetch_all(&mut *conn).await?;
+        let rows = q.bind(limit as i64).fetch_all(conn.conn()).await?;
         rows.iter()
             .map(|r| {
                 Ok(OutboxItem {
@@ -137,7 +136,7 @@ impl Store {
     /// a process killed between posting and recording knows to look on the network first.
     pub async fn outbox_begin(&self, outbox_id: i64, now: Millis) -> Result<()> {
         let mut tx = self.write(now).await?;
-        sqlx::query(
+        query(
             "UPDATE outbox SET attempts = attempts + 1, posting_started_at = COALESCE(posting_started_at, ?) WHERE id = ?",
         )
         .bind(now)
@@ -151,21 +150,21 @@ impl Store {
     /// Records how an attempt ended; a post or a final failure is an event on the question.
     pub async fn outbox_record(&self, outbox_id: i64, outcome: &PostOutcome, now: Millis) -> Result<()> {
         let mut tx = self.write(now).await?;
-        let row = sqlx::query("SELECT message_id, question_id, posted_at, failed_at FROM outbox WHERE id = ?")
+        let row = query("SELECT message_id, question_id, posted_at, failed_at FROM outbox WHERE id = ?")
             .bind(outbox_id)
             .fetch_optional(tx.conn())
             .await?
             .ok_or_else(|| Error::not_found(format!("no outbox entry #{outbox_id}")))?;
         let mid: i64 = row.try_get("message_id")?;
         let qid: i64 = row.try_get("question_id")?;
-        let done: Option<i64> = row.try_get::<Option<i64>, _>("posted_at")?.or(row.try_get("failed_at")?);
+        let done: Option<i64> = row.try_get::<Option<i64>>("posted_at")?.or(row.try_get("failed_at")?);
         if done.is_some() {
             // Recorded already (two workers, or a retry of the record itself): keep the first.
             return Ok(());
         }
         match outcome {
             PostOutcome::Posted { external_id, url } => {
-                sqlx::query(
+                query(
                     "UPDATE messages SET status = 'posted', external_id = ?, posted_url = ?, error = NULL WHERE id = ?",
                 )
                 .bind(external_id.clone())
@@ -173,7 +172,7 @@ impl Store {
                 .bind(mid)
                 .execute(tx.conn())
                 .await?;
-                sqlx::query("UPDATE outbox SET posted_at = ?, last_error = NULL WHERE id = ?")
+                query("UPDATE outbox SET posted_at = ?, last_error = NULL WHERE id = ?")
                     .bind(now)
                     .bind(outbox_id)
                     .execute(tx.conn())
@@ -183,7 +182,7 @@ impl Store {
                     .await?;
             }
             PostOutcome::Retry { at, error, maybe_posted } => {
-                sqlx::query(
+                query(
                     "UPDATE outbox SET next_attempt_at = ?, last_error = ?, \
                      posting_started_at = CASE WHEN ? THEN posting_started_at ELSE NULL END WHERE id = ?",
                 )
@@ -195,19 +194,19 @@ impl Store {
                 .await?;
             }
             PostOutcome::Failed { error } => {
-                sqlx::query("UPDATE messages SET status = 'failed', error = ? WHERE id = ?")
+                query("UPDATE messages SET status = 'failed', error = ? WHERE id = ?")
                     .bind(error.clone())
                     .bind(mid)
                     .execute(tx.conn())
                     .await?;
-                sqlx::query("UPDATE outbox SET failed_at = ?, last_error = ? WHERE id = ?")
+                query("UPDATE outbox SET failed_at = ?, last_error = ? WHERE id = ?")
                     .bind(now)
                     .bind(error.clone())
                     .bind(outbox_id)
                     .execute(tx.conn())
                     .await?;
                 // The customer has no answer after all: the question shows them waiting again.
-                sqlx::query(
+                query(
                     "UPDATE questions SET awaiting_since = COALESCE(awaiting_since, last_inbound_at), updated_at = ? WHERE id = ?",
                 )
                 .bind(now)

@@ -2,9 +2,9 @@
 //! reopening.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::agents::load_agent_where;
+use super::db::query;
 use super::questions::{apply, holding, load_question, must_load};
 use super::replies::insert_note;
 use super::{Store, WriteTx};
@@ -149,23 +149,22 @@ impl Store {
     pub async fn expire_leases(&self, now: Millis) -> Result<usize> {
         // A cheap read first: the common case is nothing to do, and then no write lock is taken.
         let mut conn = self.read().await?;
-        let due = sqlx::query("SELECT 1 FROM questions WHERE state = 'claimed' AND lease_until < ? LIMIT 1")
+        let due = query("SELECT 1 FROM questions WHERE state = 'claimed' AND lease_until < ? LIMIT 1")
             .bind(now)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.conn())
             .await?;
         drop(conn);
         if due.is_none() {
             return Ok(0);
         }
         let mut tx = self.write(now).await?;
-        let ids: Vec<i64> =
-            sqlx::query("SELECT id FROM questions WHERE state = 'claimed' AND lease_until < ? ORDER BY id")
-                .bind(now)
-                .fetch_all(tx.conn())
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
+        let ids: Vec<i64> = query("SELECT id FROM questions WHERE state = 'claimed' AND lease_until < ? ORDER BY id")
+            .bind(now)
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
         for id in &ids {
             let q = must_load(tx.conn(), *id).await?;
             if let Some(change) = lifecycle::expire(&q, now) {

@@ -1,8 +1,8 @@
 //! The event log: reading it back for clients that resume, and pruning what no client needs.
 
-use sqlx::Row;
-
 use super::Store;
+use super::db::query;
+use super::queue::last_event_id;
 use crate::error::Result;
 use crate::model::Event;
 
@@ -10,12 +10,11 @@ impl Store {
     /// Events after `after`, oldest first, at most `limit`.
     pub async fn events_since(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
         let mut conn = self.read().await?;
-        let rows =
-            sqlx::query("SELECT id, at, kind, question_id, actor, data FROM events WHERE id > ? ORDER BY id LIMIT ?")
-                .bind(after)
-                .bind(limit as i64)
-                .fetch_all(&mut *conn)
-                .await?;
+        let rows = query("SELECT id, at, kind, question_id, actor, data FROM events WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(conn.conn())
+            .await?;
         rows.iter()
             .map(|r| {
                 let data: String = r.try_get("data")?;
@@ -34,20 +33,8 @@ impl Store {
     /// The oldest event still kept and the newest written (0 and 0 when there are none).
     pub async fn event_bounds(&self) -> Result<(i64, i64)> {
         let mut conn = self.read().await?;
-        let row = sqlx::query("SELECT COALESCE(MIN(id), 0) AS lo, COALESCE(MAX(id), 0) AS hi FROM events")
-            .fetch_one(&mut *conn)
-            .await?;
-        // After pruning every row, the sequence still knows the last id handed out.
-        let hi: i64 = row.try_get("hi")?;
-        let hi = if hi == 0 {
-            sqlx::query("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS s")
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get("s")?
-        } else {
-            hi
-        };
-        Ok((row.try_get("lo")?, hi))
+        let lo: i64 = query("SELECT COALESCE(MIN(id), 0) FROM events").scalar_one(conn.conn()).await?;
+        Ok((lo, last_event_id(conn.conn()).await?))
     }
 
     /// Deletes all but the newest `events_retained` events; returns how many went.
@@ -59,7 +46,7 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.write(now).await?;
-        let r = sqlx::query("DELETE FROM events WHERE id <= ?").bind(hi - keep).execute(tx.conn()).await?;
+        let r = query("DELETE FROM events WHERE id <= ?").bind(hi - keep).execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(r.rows_affected())
     }

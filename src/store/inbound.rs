@@ -3,10 +3,8 @@
 
 use std::collections::HashSet;
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteConnection;
-
 use super::agents::load_agent_where;
+use super::db::{Conn, query};
 use super::questions::{
     MAX_BODY_CHARS, SpamRules, apply, event_for, holding, must_load, must_load_with_sla, question_from_row,
 };
@@ -184,13 +182,13 @@ struct Hints {
 type Items = [(NewInbound, IngestOptions, Classification)];
 
 /// Which of `items` (channel, external id) the store already has.
-async fn stored_external_ids(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
+async fn stored_external_ids(conn: Conn<'_>, items: &Items) -> Result<HashSet<(String, String)>> {
     let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.external_id.as_str()));
     found_per_channel(conn, keys, "SELECT external_id FROM messages WHERE channel = ? AND external_id IN").await
 }
 
 /// Which authors of `items` (channel, handle) have written on the channel before.
-async fn known_authors(conn: &mut SqliteConnection, items: &Items) -> Result<HashSet<(String, String)>> {
+async fn known_authors(conn: Conn<'_>, items: &Items) -> Result<HashSet<(String, String)>> {
     let keys = items.iter().map(|(m, _, _)| (m.channel.as_str(), m.customer.handle.as_str()));
     let sql = "SELECT DISTINCT author FROM messages WHERE kind = 'inbound' AND channel = ? AND author IN";
     found_per_channel(conn, keys, sql).await
@@ -199,7 +197,7 @@ async fn known_authors(conn: &mut SqliteConnection, items: &Items) -> Result<Has
 /// Runs `select` (ending in `IN`, taking the channel first) for the values of each channel and
 /// returns the (channel, value) pairs it found.
 async fn found_per_channel<'a>(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     keys: impl Iterator<Item = (&'a str, &'a str)>,
     select: &str,
 ) -> Result<HashSet<(String, String)>> {
@@ -213,11 +211,11 @@ async fn found_per_channel<'a>(
         for chunk in values.chunks(900) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!("{select} ({marks})");
-            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(channel.to_string());
+            let mut q = query(sqlx::AssertSqlSafe(sql)).bind(channel.to_string());
             for v in chunk {
                 q = q.bind(v.to_string());
             }
-            for v in q.fetch_all(&mut *conn).await? {
+            for v in q.scalar_all::<String>(conn.re()).await? {
                 found.insert((channel.to_string(), v));
             }
         }
@@ -241,7 +239,7 @@ async fn ingest_in_tx(
     let dup = if hints.known_new {
         None
     } else {
-        sqlx::query("SELECT id, question_id FROM messages WHERE channel = ? AND external_id = ?")
+        query("SELECT id, question_id FROM messages WHERE channel = ? AND external_id = ?")
             .bind(msg.channel.clone())
             .bind(msg.external_id.clone())
             .fetch_optional(tx.conn())
@@ -274,7 +272,7 @@ async fn ingest_in_tx(
     let (qid, created) = match thread {
         Some(qid) => (qid, None),
         None => {
-            let r = sqlx::query(
+            let r = query(
                 "INSERT INTO questions (channel, external_id, conversation_id, customer_handle, customer_name, \
                  text, received_at, topic, function, confidence, matched_rule, priority, sla_ms, sla_due_at, \
                  state, awaiting_since, updated_at, inbound_count, last_inbound_at, held_reason, unsure, guesses) \
@@ -309,9 +307,9 @@ async fn ingest_in_tx(
         }
     };
 
-    let r = sqlx::query(
+    let message_id: i64 = query(
         "INSERT INTO messages (question_id, kind, author, body, created_at, channel, external_id, in_reply_to, visibility) \
-         VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, 'inbound', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(qid)
     .bind(msg.customer.handle.clone())
@@ -321,9 +319,8 @@ async fn ingest_in_tx(
     .bind(msg.external_id.clone())
     .bind(msg.in_reply_to.clone())
     .bind(opts.visibility.clone())
-    .execute(tx.conn())
+    .scalar_one(tx.conn())
     .await?;
-    let message_id = r.last_insert_rowid();
 
     let (outcome, question) = match created {
         Some(q) => {
@@ -339,7 +336,7 @@ async fn ingest_in_tx(
 /// text within the duplicate window, and how many posts fall within the flood window. `None`
 /// when both rules are switched off.
 async fn recent_posts(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     msg: &NewInbound,
     rules: &SpamRules,
     received: Millis,
@@ -350,9 +347,9 @@ async fn recent_posts(
         return Ok(None);
     }
     // Both rules in one look at the account's recent posts.
-    let row = sqlx::query(
+    let row = query(
         "SELECT MAX(CASE WHEN created_at >= ? AND body = ? THEN id END) AS dup_id, \
-         COALESCE(SUM(created_at >= ?), 0) AS recent \
+         COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0) AS recent \
          FROM messages WHERE kind = 'inbound' AND channel = ? AND author = ? AND created_at >= ?",
     )
     .bind(dup_since)
@@ -361,42 +358,42 @@ async fn recent_posts(
     .bind(msg.channel.clone())
     .bind(msg.customer.handle.clone())
     .bind(dup_since.min(flood_since))
-    .fetch_one(&mut *conn)
+    .fetch_one(conn)
     .await?;
     Ok(Some((row.try_get("dup_id")?, row.try_get("recent")?)))
 }
 
 /// The question a customer message belongs to: the one holding the message it answers, else the
 /// customer's latest question in the same conversation.
-async fn find_thread(conn: &mut SqliteConnection, msg: &NewInbound) -> Result<Option<i64>> {
+async fn find_thread(mut conn: Conn<'_>, msg: &NewInbound) -> Result<Option<i64>> {
     if let Some(parent) = &msg.in_reply_to {
-        let row = sqlx::query("SELECT question_id FROM messages WHERE channel = ? AND external_id = ?")
+        let row = query("SELECT question_id FROM messages WHERE channel = ? AND external_id = ?")
             .bind(msg.channel.clone())
             .bind(parent.clone())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.re())
             .await?;
         if let Some(r) = row {
             return Ok(Some(r.try_get("question_id")?));
         }
         // The root of a thread is the question's own external id.
-        let row = sqlx::query("SELECT id FROM questions WHERE channel = ? AND external_id = ?")
+        let row = query("SELECT id FROM questions WHERE channel = ? AND external_id = ?")
             .bind(msg.channel.clone())
             .bind(parent.clone())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.re())
             .await?;
         if let Some(r) = row {
             return Ok(Some(r.try_get("id")?));
         }
     }
     if let Some(conv) = &msg.conversation_id {
-        let row = sqlx::query(
+        let row = query(
             "SELECT id FROM questions WHERE channel = ? AND customer_handle = ? AND conversation_id = ? \
              ORDER BY id DESC LIMIT 1",
         )
         .bind(msg.channel.clone())
         .bind(msg.customer.handle.clone())
         .bind(conv.clone())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.re())
         .await?;
         if let Some(r) = row {
             return Ok(Some(r.try_get("id")?));

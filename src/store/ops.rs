@@ -8,6 +8,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::Store;
+use super::db::query;
 use crate::error::{Error, Result};
 use crate::model::Millis;
 
@@ -86,6 +87,11 @@ impl Store {
     /// checked (`PRAGMA quick_check`) and renamed when complete, so `target` is never a
     /// half-written file.
     pub async fn backup_to(&self, target: &Path) -> Result<BackupReport> {
+        if self.is_postgres() {
+            return Err(Error::invalid(
+                "the online backup is for SQLite databases; back up a PostgreSQL database with pg_dump",
+            ));
+        }
         if target.exists() {
             return Err(Error::invalid("the file exists; a backup is written to a new file"));
         }
@@ -128,7 +134,7 @@ impl Store {
             }
             None => {
                 let mut conn = self.lock_writer().await?;
-                sqlx::query("VACUUM INTO ?").bind(path).execute(&mut *conn).await?;
+                query("VACUUM INTO ?").bind(path).execute(conn.conn()).await?;
             }
         }
         Ok(())
@@ -143,37 +149,37 @@ impl Store {
             ..Default::default()
         };
         // "Breaching" as `stats` counts it (README, "Statistics").
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT function, \
              SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END) AS unclaimed, COUNT(*) AS open, \
              SUM(CASE WHEN awaiting_since IS NOT NULL AND sla_due_at < ? THEN 1 ELSE 0 END) AS breaching \
              FROM questions WHERE state NOT IN ('resolved', 'held') GROUP BY function",
         )
         .bind(now)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?;
         for r in &rows {
             let f = g.functions.entry(r.try_get("function")?).or_default();
-            f.unclaimed = r.try_get::<Option<i64>, _>("unclaimed")?.unwrap_or(0);
+            f.unclaimed = r.try_get::<Option<i64>>("unclaimed")?.unwrap_or(0);
             f.open = r.try_get("open")?;
-            f.breaching = r.try_get::<Option<i64>, _>("breaching")?.unwrap_or(0);
+            f.breaching = r.try_get::<Option<i64>>("breaching")?.unwrap_or(0);
         }
-        g.held = sqlx::query("SELECT COUNT(*) AS n FROM questions WHERE state = 'held'")
-            .fetch_one(&mut *conn)
+        g.held = query("SELECT COUNT(*) AS n FROM questions WHERE state = 'held'")
+            .fetch_one(conn.conn())
             .await?
             .try_get("n")?;
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT channel, \
              SUM(CASE WHEN posted_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS backlog, \
              SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END) AS failed \
              FROM outbox WHERE posted_at IS NULL GROUP BY channel",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?;
         for r in &rows {
             let o = g.outbox.entry(r.try_get("channel")?).or_default();
-            o.backlog = r.try_get::<Option<i64>, _>("backlog")?.unwrap_or(0);
-            o.failed = r.try_get::<Option<i64>, _>("failed")?.unwrap_or(0);
+            o.backlog = r.try_get::<Option<i64>>("backlog")?.unwrap_or(0);
+            o.failed = r.try_get::<Option<i64>>("failed")?.unwrap_or(0);
         }
         Ok(g)
     }

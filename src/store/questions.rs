@@ -2,9 +2,7 @@
 //! life-cycle change (load, apply, record). The rules themselves are `crate::lifecycle`'s; the
 //! operations are in `inbound`, `claims`, `replies` and `queue`.
 
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-
+use super::db::{Conn, Row, Value, query};
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Change, Patch};
@@ -14,7 +12,7 @@ use crate::model::{Customer, Message, MessageKind, Millis, Question, QuestionSta
 pub(super) const QUESTION_SELECT: &str = "SELECT q.*, h.handle AS holder_handle, b.handle AS answered_handle \
      FROM questions q LEFT JOIN agents h ON h.id = q.holder_id LEFT JOIN agents b ON b.id = q.answered_by_id";
 
-pub(super) fn question_from_row(row: &SqliteRow) -> Result<Question> {
+pub(super) fn question_from_row(row: &Row) -> Result<Question> {
     let state: String = row.try_get("state")?;
     Ok(Question {
         id: row.try_get("id")?,
@@ -26,11 +24,11 @@ pub(super) fn question_from_row(row: &SqliteRow) -> Result<Question> {
         received_at: row.try_get("received_at")?,
         topic: row.try_get("topic")?,
         function: row.try_get("function")?,
-        confidence: row.try_get::<f64, _>("confidence")? as f32,
+        confidence: row.try_get::<f64>("confidence")? as f32,
         matched_rule: row.try_get("matched_rule")?,
-        unsure: row.try_get::<i64, _>("unsure")? != 0,
+        unsure: row.try_get("unsure")?,
         guesses: row
-            .try_get::<Option<String>, _>("guesses")?
+            .try_get::<Option<String>>("guesses")?
             .and_then(|g| serde_json::from_str(&g).ok())
             .unwrap_or_default(),
         priority: row.try_get("priority")?,
@@ -50,7 +48,7 @@ pub(super) fn question_from_row(row: &SqliteRow) -> Result<Question> {
     })
 }
 
-pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
+pub(super) fn message_from_row(row: &Row) -> Result<Message> {
     let kind: String = row.try_get("kind")?;
     let status: Option<String> = row.try_get("status")?;
     Ok(Message {
@@ -74,19 +72,19 @@ pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
 pub(super) const MESSAGE_SELECT: &str =
     "SELECT m.*, r.handle AS reviewer_handle FROM messages m LEFT JOIN agents r ON r.id = m.reviewed_by_id";
 
-pub(super) async fn load_question(conn: &mut SqliteConnection, id: i64) -> Result<Option<Question>> {
+pub(super) async fn load_question(conn: Conn<'_>, id: i64) -> Result<Option<Question>> {
     let sql = format!("{QUESTION_SELECT} WHERE q.id = ?");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    let row = query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(question_from_row).transpose()
 }
 
-pub(super) async fn must_load(conn: &mut SqliteConnection, id: i64) -> Result<Question> {
+pub(super) async fn must_load(conn: Conn<'_>, id: i64) -> Result<Question> {
     load_question(conn, id).await?.ok_or_else(|| Error::not_found(format!("no question #{id}")))
 }
 
-pub(super) async fn load_message(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
+pub(super) async fn load_message(conn: Conn<'_>, id: i64) -> Result<Option<Message>> {
     let sql = format!("{MESSAGE_SELECT} WHERE m.id = ?");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    let row = query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(message_from_row).transpose()
 }
 
@@ -119,9 +117,9 @@ pub(super) async fn event_for(
 }
 
 /// Question `qid` with its response target (`sla_ms`), which the model does not carry.
-pub(super) async fn must_load_with_sla(conn: &mut SqliteConnection, qid: i64) -> Result<(Question, i64)> {
+pub(super) async fn must_load_with_sla(conn: Conn<'_>, qid: i64) -> Result<(Question, i64)> {
     let sql = format!("{QUESTION_SELECT} WHERE q.id = ?");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = query(sqlx::AssertSqlSafe(sql))
         .bind(qid)
         .fetch_optional(conn)
         .await?
@@ -137,76 +135,76 @@ pub(super) async fn apply(tx: &mut WriteTx, qid: i64, change: Change) -> Result<
 }
 
 /// Writes the fields `patch` sets, and only those.
-async fn write_patch(conn: &mut SqliteConnection, qid: i64, patch: &Patch) -> Result<()> {
+async fn write_patch(conn: Conn<'_>, qid: i64, patch: &Patch) -> Result<()> {
     let mut sets: Vec<&str> = Vec::new();
-    let mut binds: Vec<Bind> = Vec::new();
-    let mut set = |column: &'static str, value: Bind| {
+    let mut binds: Vec<Value> = Vec::new();
+    let mut set = |column: &'static str, value: Value| {
         sets.push(column);
         binds.push(value);
     };
     if let Some(v) = patch.state {
-        set("state = ?", Bind::Text(v.as_str().to_string()));
+        set("state = ?", Value::Text(Some(v.as_str().to_string())));
     }
     if let Some(v) = patch.holder_id {
-        set("holder_id = ?", Bind::OptInt(v));
+        set("holder_id = ?", Value::Int(v));
     }
     if let Some(v) = patch.lease_until {
-        set("lease_until = ?", Bind::OptInt(v));
+        set("lease_until = ?", Value::Int(v));
     }
     if let Some(v) = patch.claimed_at {
-        set("claimed_at = ?", Bind::OptInt(v));
+        set("claimed_at = ?", Value::Int(v));
     }
     if let Some(v) = patch.resolved_at {
-        set("resolved_at = ?", Bind::OptInt(v));
+        set("resolved_at = ?", Value::Int(v));
     }
     if let Some(v) = patch.awaiting_since {
-        set("awaiting_since = ?", Bind::OptInt(v));
+        set("awaiting_since = ?", Value::Int(v));
     }
     if let Some(v) = patch.sla_due_at {
-        set("sla_due_at = ?", Bind::Int(v));
+        set("sla_due_at = ?", Value::Int(Some(v)));
     }
     if let Some(v) = patch.sla_ms {
-        set("sla_ms = ?", Bind::Int(v));
+        set("sla_ms = ?", Value::Int(Some(v)));
     }
     if let Some(v) = &patch.topic {
-        set("topic = ?", Bind::Text(v.clone()));
+        set("topic = ?", Value::Text(Some(v.clone())));
     }
     if let Some(v) = &patch.function {
-        set("function = ?", Bind::Text(v.clone()));
+        set("function = ?", Value::Text(Some(v.clone())));
     }
     if let Some(v) = &patch.matched_rule {
-        set("matched_rule = ?", Bind::OptText(v.clone()));
+        set("matched_rule = ?", Value::Text(v.clone()));
     }
     if let Some(v) = patch.confidence {
-        set("confidence = ?", Bind::Float(v as f64));
+        set("confidence = ?", Value::Float(Some(v as f64)));
     }
     if let Some(v) = patch.unsure {
-        set("unsure = ?", Bind::Int(v as i64));
+        set("unsure = ?", Value::Bool(Some(v)));
     }
     if let Some(v) = patch.answered_by_id {
-        set("answered_by_id = ?", Bind::Int(v));
+        set("answered_by_id = ?", Value::Int(Some(v)));
     }
     if let Some(v) = patch.first_response_at {
-        set("first_response_at = ?", Bind::Int(v));
+        set("first_response_at = ?", Value::Int(Some(v)));
     }
     if let Some(v) = patch.inbound_count {
-        set("inbound_count = ?", Bind::Int(v));
+        set("inbound_count = ?", Value::Int(Some(v)));
     }
     if let Some(v) = patch.last_inbound_at {
-        set("last_inbound_at = ?", Bind::Int(v));
+        set("last_inbound_at = ?", Value::Int(Some(v)));
     }
     if let Some(v) = patch.updated_at {
-        set("updated_at = ?", Bind::Int(v));
+        set("updated_at = ?", Value::Int(Some(v)));
     }
     if sets.is_empty() {
         return Ok(());
     }
     let sql = format!("UPDATE questions SET {} WHERE id = ?", sets.join(", "));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in &binds {
-        query = b.bind(query);
+    let mut q = query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
     }
-    query.bind(qid).execute(conn).await?;
+    q.bind(qid).execute(conn).await?;
     Ok(())
 }
 
@@ -220,14 +218,12 @@ pub(super) fn with_message(m: &Message, extra: serde_json::Value) -> serde_json:
 }
 
 /// How many questions an agent holds (claimed, or waiting for approval of their reply).
-pub(super) async fn holding(conn: &mut SqliteConnection, agent_id: i64) -> Result<i64> {
-    Ok(sqlx::query(
-        "SELECT COUNT(*) AS n FROM questions WHERE holder_id = ? AND state IN ('claimed', 'awaiting_approval')",
-    )
-    .bind(agent_id)
-    .fetch_one(conn)
-    .await?
-    .try_get("n")?)
+pub(super) async fn holding(conn: Conn<'_>, agent_id: i64) -> Result<i64> {
+    Ok(query("SELECT COUNT(*) AS n FROM questions WHERE holder_id = ? AND state IN ('claimed', 'awaiting_approval')")
+        .bind(agent_id)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")?)
 }
 
 impl Store {
@@ -250,28 +246,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(q)
-    }
-}
-
-pub(super) enum Bind {
-    Text(String),
-    Int(i64),
-    OptInt(Option<i64>),
-    OptText(Option<String>),
-    Float(f64),
-}
-
-impl Bind {
-    pub(super) fn bind<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-        match self {
-            Bind::Text(s) => q.bind(s.clone()),
-            Bind::Int(i) => q.bind(*i),
-            Bind::OptInt(i) => q.bind(*i),
-            Bind::OptText(s) => q.bind(s.clone()),
-            Bind::Float(f) => q.bind(*f),
-        }
     }
 }

@@ -1,9 +1,8 @@
 //! Replies and notes: storing them (once per idempotency key), a novice's reply waiting for a
 //! mentor's review, and sending approved replies to the outbox.
 
-use sqlx::Row;
-
 use super::agents::load_agent_where;
+use super::db::query;
 use super::questions::{MESSAGE_SELECT, apply, load_message, message_from_row, must_load, with_message};
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
@@ -13,18 +12,18 @@ use crate::model::{Agent, Message, Millis, Question, ReplyStatus, Role, event_ki
 /// Sends an approved reply on its way: the message is released and goes into the outbox.
 async fn release_message(tx: &mut WriteTx, message_id: i64, qid: i64) -> Result<()> {
     let now = tx.now;
-    let row = sqlx::query("SELECT channel, idempotency_key FROM messages WHERE id = ?")
+    let row = query("SELECT channel, idempotency_key FROM messages WHERE id = ?")
         .bind(message_id)
         .fetch_one(tx.conn())
         .await?;
     let channel: String = row.try_get("channel")?;
     let key: Option<String> = row.try_get("idempotency_key")?;
-    sqlx::query("UPDATE messages SET status = 'approved', released_at = ? WHERE id = ?")
+    query("UPDATE messages SET status = 'approved', released_at = ? WHERE id = ?")
         .bind(now)
         .bind(message_id)
         .execute(tx.conn())
         .await?;
-    sqlx::query(
+    query(
         "INSERT INTO outbox (message_id, question_id, channel, idempotency_key, created_at, next_attempt_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -59,11 +58,8 @@ impl Store {
         let mut tx = self.write(now).await?;
         if let Some(k) = idempotency_key {
             let sql = format!("{MESSAGE_SELECT} WHERE m.agent_id = ? AND m.idempotency_key = ?");
-            let existing = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(agent.id)
-                .bind(k.to_string())
-                .fetch_optional(tx.conn())
-                .await?;
+            let existing =
+                query(sqlx::AssertSqlSafe(sql)).bind(agent.id).bind(k.to_string()).fetch_optional(tx.conn()).await?;
             if let Some(row) = existing {
                 let m = message_from_row(&row)?;
                 if m.question_id != qid {
@@ -77,9 +73,9 @@ impl Store {
         }
         let q = must_load(tx.conn(), qid).await?;
         let lifecycle::Reply { status, mut change } = lifecycle::reply(&q, agent, lease_ms, now)?;
-        let r = sqlx::query(
+        let mid: i64 = query(
             "INSERT INTO messages (question_id, kind, author, agent_id, body, created_at, channel, status, idempotency_key) \
-             VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(qid)
         .bind(agent.handle.clone())
@@ -89,9 +85,8 @@ impl Store {
         .bind(q.channel.clone())
         .bind(status.as_str())
         .bind(idempotency_key.map(str::to_string))
-        .execute(tx.conn())
+        .scalar_one(tx.conn())
         .await?;
-        let mid = r.last_insert_rowid();
         if status == ReplyStatus::Approved {
             release_message(&mut tx, mid, qid).await?;
         }
@@ -143,13 +138,13 @@ impl Store {
         let mut tx = self.write(now).await?;
         let (m, novice) = pending_review(&mut tx, message_id, reviewer).await?;
         if let Some(b) = edited {
-            sqlx::query("UPDATE messages SET body = ? WHERE id = ?")
+            query("UPDATE messages SET body = ? WHERE id = ?")
                 .bind(b.to_string())
                 .bind(message_id)
                 .execute(tx.conn())
                 .await?;
         }
-        sqlx::query("UPDATE messages SET reviewed_by_id = ?, review_note = ? WHERE id = ?")
+        query("UPDATE messages SET reviewed_by_id = ?, review_note = ? WHERE id = ?")
             .bind(reviewer.id)
             .bind(edited.map(|_| "edited by reviewer".to_string()))
             .bind(message_id)
@@ -178,7 +173,7 @@ impl Store {
         lifecycle::check_reason(reason)?;
         let mut tx = self.write(now).await?;
         pending_review(&mut tx, message_id, reviewer).await?;
-        sqlx::query("UPDATE messages SET status = 'rejected', reviewed_by_id = ?, review_note = ? WHERE id = ?")
+        query("UPDATE messages SET status = 'rejected', reviewed_by_id = ?, review_note = ? WHERE id = ?")
             .bind(reviewer.id)
             .bind(reason.to_string())
             .bind(message_id)
@@ -202,15 +197,15 @@ impl Store {
             "{MESSAGE_SELECT} JOIN agents n ON n.id = m.agent_id \
              WHERE m.status = 'awaiting_approval' AND (? OR n.mentor_id = ?) ORDER BY m.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = query(sqlx::AssertSqlSafe(sql))
             .bind(reviewer.role >= Role::Lead)
             .bind(reviewer.id)
-            .fetch_all(&mut *conn)
+            .fetch_all(conn.conn())
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let m = message_from_row(row)?;
-            let q = must_load(&mut conn, m.question_id).await?;
+            let q = must_load(conn.conn(), m.question_id).await?;
             out.push((m, q));
         }
         Ok(out)
@@ -219,9 +214,9 @@ impl Store {
 
 pub(super) async fn insert_note(tx: &mut WriteTx, qid: i64, agent: &Agent, body: &str) -> Result<i64> {
     let now = tx.now;
-    let r = sqlx::query(
+    let id = query(
         "INSERT INTO messages (question_id, kind, author, agent_id, body, created_at, channel) \
-         SELECT ?, 'note', ?, ?, ?, ?, channel FROM questions WHERE id = ?",
+         SELECT ?, 'note', ?, ?, ?, ?, channel FROM questions WHERE id = ? RETURNING id",
     )
     .bind(qid)
     .bind(agent.handle.clone())
@@ -229,9 +224,9 @@ pub(super) async fn insert_note(tx: &mut WriteTx, qid: i64, agent: &Agent, body:
     .bind(body.to_string())
     .bind(now)
     .bind(qid)
-    .execute(tx.conn())
+    .scalar_one(tx.conn())
     .await?;
-    Ok(r.last_insert_rowid())
+    Ok(id)
 }
 
 /// Loads a reply waiting for review and checks that `reviewer` may review it.

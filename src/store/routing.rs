@@ -1,9 +1,8 @@
 //! What the router reads from the store (who is online with room, what waits) and the events it
 //! writes (offers, breaches, topic corrections).
 
-use sqlx::Row;
-
 use super::Store;
+use super::db::query;
 use super::questions::{event_for, load_question};
 use crate::error::Result;
 use crate::lifecycle;
@@ -41,21 +40,21 @@ impl Store {
     /// Enabled agents (with what they hold) and the open questions, for one routing pass.
     pub async fn routing_snapshot(&self) -> Result<(Vec<RoutingAgent>, Vec<RoutingQuestion>)> {
         let mut conn = self.read().await?;
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT a.id, a.handle, a.function, a.capacity, a.status, a.novice, a.status_at, \
              (SELECT COUNT(*) FROM questions q WHERE q.holder_id = a.id AND q.state IN ('claimed', 'awaiting_approval')) AS holding, \
              (SELECT MAX(q.claimed_at) FROM questions q WHERE q.holder_id = a.id) AS last_claim \
-             FROM agents a WHERE a.disabled = 0 ORDER BY a.id",
+             FROM agents a WHERE NOT a.disabled ORDER BY a.id",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?;
-        let skill_rows = sqlx::query("SELECT agent_id, topic, proficiency FROM skills").fetch_all(&mut *conn).await?;
+        let skill_rows = query("SELECT agent_id, topic, proficiency FROM skills").fetch_all(conn.conn()).await?;
         let mut skills: std::collections::HashMap<i64, Vec<(String, u8)>> = Default::default();
         for r in &skill_rows {
             skills
                 .entry(r.try_get("agent_id")?)
                 .or_default()
-                .push((r.try_get("topic")?, r.try_get::<i64, _>("proficiency")? as u8));
+                .push((r.try_get("topic")?, r.try_get::<i64>("proficiency")? as u8));
         }
         let agents = rows
             .iter()
@@ -69,19 +68,19 @@ impl Store {
                     handle: r.try_get("handle")?,
                     function: r.try_get("function")?,
                     skills: skills.remove(&id).unwrap_or_default(),
-                    capacity: r.try_get::<i64, _>("capacity")? as u32,
-                    holding: r.try_get::<i64, _>("holding")? as u32,
+                    capacity: r.try_get::<i64>("capacity")? as u32,
+                    holding: r.try_get::<i64>("holding")? as u32,
                     online: status == "online",
                     novice: r.try_get("novice")?,
                     idle_since: last_claim.map_or(status_at, |c| c.max(status_at)),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let questions = sqlx::query(
+        let questions = query(
             "SELECT id, topic, function, received_at, awaiting_since, sla_due_at, priority, answered_by_id, unsure \
              FROM questions WHERE state = 'open' ORDER BY sla_due_at, id",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?
         .iter()
         .map(|r| {
@@ -95,7 +94,7 @@ impl Store {
                 sla_due_at: r.try_get("sla_due_at")?,
                 priority: r.try_get("priority")?,
                 previous_agent: r.try_get("answered_by_id")?,
-                unsure: r.try_get::<i64, _>("unsure")? != 0,
+                unsure: r.try_get("unsure")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

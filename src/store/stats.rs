@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
-
 use super::Store;
+use super::db::query;
 use crate::error::Result;
 use crate::model::Millis;
 
@@ -56,14 +55,14 @@ impl Store {
             .map(|f| (f.clone(), FunctionStats { function: f.clone(), ..Default::default() }))
             .collect();
 
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT function, state, COUNT(*) AS n, \
              SUM(CASE WHEN awaiting_since IS NOT NULL AND sla_due_at < ? THEN 1 ELSE 0 END) AS breaching, \
              MIN(awaiting_since) AS oldest \
              FROM questions WHERE state NOT IN ('resolved', 'held') GROUP BY function, state",
         )
         .bind(now)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?;
         for r in &rows {
             let function: String = r.try_get("function")?;
@@ -87,11 +86,10 @@ impl Store {
             }
         }
 
-        let rows = sqlx::query(
-            "SELECT function, status, COUNT(*) AS n FROM agents WHERE disabled = 0 GROUP BY function, status",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows =
+            query("SELECT function, status, COUNT(*) AS n FROM agents WHERE NOT disabled GROUP BY function, status")
+                .fetch_all(conn.conn())
+                .await?;
         for r in &rows {
             let function: String = r.try_get("function")?;
             let status: String = r.try_get("status")?;
@@ -105,12 +103,12 @@ impl Store {
             }
         }
 
-        let firsts: Vec<(i64, i64)> = sqlx::query(
+        let firsts: Vec<(i64, i64)> = query(
             "SELECT first_response_at AS t, first_response_at - received_at AS d FROM questions \
              WHERE first_response_at >= ?",
         )
         .bind(day_start.min(hour_ago))
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?
         .iter()
         .map(|r| Ok((r.try_get("t")?, r.try_get("d")?)))
@@ -118,7 +116,7 @@ impl Store {
         let today: Vec<i64> = firsts.iter().filter(|(t, _)| *t >= day_start).map(|(_, d)| *d).collect();
         let last_hour: Vec<i64> = firsts.iter().filter(|(t, _)| *t >= hour_ago).map(|(_, d)| *d).collect();
 
-        let sla = sqlx::query(
+        let sla = query(
             "SELECT \
              SUM(CASE WHEN first_response_at IS NOT NULL AND first_response_at <= sla_due_at THEN 1 ELSE 0 END) AS met, \
              SUM(CASE WHEN (first_response_at IS NOT NULL AND first_response_at > sla_due_at) \
@@ -127,12 +125,12 @@ impl Store {
         )
         .bind(now)
         .bind(day_start)
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.conn())
         .await?;
-        let met: i64 = sla.try_get::<Option<i64>, _>("met")?.unwrap_or(0);
-        let missed: i64 = sla.try_get::<Option<i64>, _>("missed")?.unwrap_or(0);
+        let met: i64 = sla.try_get::<Option<i64>>("met")?.unwrap_or(0);
+        let missed: i64 = sla.try_get::<Option<i64>>("missed")?.unwrap_or(0);
 
-        let answered = sqlx::query(
+        let answered = query(
             "SELECT SUM(CASE WHEN released_at >= ? THEN 1 ELSE 0 END) AS hour, \
              SUM(CASE WHEN released_at >= ? THEN 1 ELSE 0 END) AS today \
              FROM messages WHERE kind = 'reply' AND released_at >= ?",
@@ -140,17 +138,17 @@ impl Store {
         .bind(hour_ago)
         .bind(day_start)
         .bind(day_start.min(hour_ago))
-        .fetch_one(&mut *conn)
+        .fetch_one(conn.conn())
         .await?;
 
-        let agent_rows = sqlx::query(
+        let agent_rows = query(
             "SELECT a.handle, a.display_name, a.function, a.status, a.capacity, \
              (SELECT COUNT(*) FROM questions q WHERE q.holder_id = a.id AND q.state IN ('claimed', 'awaiting_approval')) AS holding, \
              (SELECT COUNT(*) FROM messages m WHERE m.agent_id = a.id AND m.kind = 'reply' AND m.released_at >= ?) AS answered \
-             FROM agents a WHERE a.disabled = 0 ORDER BY a.function, a.handle",
+             FROM agents a WHERE NOT a.disabled ORDER BY a.function, a.handle",
         )
         .bind(day_start)
-        .fetch_all(&mut *conn)
+        .fetch_all(conn.conn())
         .await?;
         let agents = agent_rows
             .iter()
@@ -171,23 +169,22 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
 
         let window_start = now - BUCKETS as i64 * BUCKET;
-        let arrivals: Vec<i64> = sqlx::query_scalar("SELECT received_at FROM questions WHERE received_at > ?")
+        let arrivals: Vec<i64> = query("SELECT received_at FROM questions WHERE received_at > ?")
             .bind(window_start)
-            .fetch_all(&mut *conn)
+            .scalar_all(conn.conn())
             .await?;
-        let answers: Vec<i64> = sqlx::query_scalar("SELECT released_at FROM messages WHERE released_at > ?")
+        let answers: Vec<i64> = query("SELECT released_at FROM messages WHERE released_at > ?")
             .bind(window_start)
-            .fetch_all(&mut *conn)
+            .scalar_all(conn.conn())
             .await?;
 
-        let corrections: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = ? AND at >= ?")
+        let corrections: i64 = query("SELECT COUNT(*) FROM events WHERE kind = ? AND at >= ?")
             .bind(crate::model::event_kind::QUESTION_RECATEGORIZED)
             .bind(day_start)
-            .fetch_one(&mut *conn)
+            .scalar_one(conn.conn())
             .await?;
 
-        let held: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM questions WHERE state = 'held'").fetch_one(&mut *conn).await?;
+        let held: i64 = query("SELECT COUNT(*) FROM questions WHERE state = 'held'").scalar_one(conn.conn()).await?;
 
         let functions: Vec<FunctionStats> = by_function.into_values().collect();
         let sum = |f: fn(&FunctionStats) -> i64| functions.iter().map(f).sum::<i64>();
@@ -210,8 +207,8 @@ impl Store {
             } else {
                 None
             },
-            answered_last_hour: answered.try_get::<Option<i64>, _>("hour")?.unwrap_or(0),
-            answered_today: answered.try_get::<Option<i64>, _>("today")?.unwrap_or(0),
+            answered_last_hour: answered.try_get::<Option<i64>>("hour")?.unwrap_or(0),
+            answered_today: answered.try_get::<Option<i64>>("today")?.unwrap_or(0),
             topic_corrections_today: corrections,
             arrivals_5min: buckets(&arrivals, now),
             answers_5min: buckets(&answers, now),

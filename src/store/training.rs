@@ -1,9 +1,8 @@
 //! Labelled questions a business adds for the topic classifier, kept so the server learns them
 //! at start-up.
 
-use sqlx::Row;
-
 use super::Store;
+use super::db::{Conn, query};
 use crate::error::Result;
 use crate::model::Millis;
 use crate::routing::classifier::Example;
@@ -11,28 +10,24 @@ use crate::routing::classifier::Example;
 /// Keeps a handled question as a labelled one, inside the transaction that handled it: a
 /// `correction` (an agent's topic; it replaces an earlier correction of the same text) or a
 /// `resolved` confirmation (resolved in the topic it was routed to).
-pub(super) async fn remember(
-    conn: &mut sqlx::SqliteConnection,
-    text: &str,
-    topic: &str,
-    source: &str,
-    now: Millis,
-) -> Result<()> {
+pub(super) async fn remember(mut conn: Conn<'_>, text: &str, topic: &str, source: &str, now: Millis) -> Result<()> {
     if source == "correction" {
-        sqlx::query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
+        query("DELETE FROM training_examples WHERE source = 'correction' AND text = ?")
             .bind(text.to_string())
-            .execute(&mut *conn)
+            .execute(conn.re())
             .await?;
     }
-    sqlx::query(
+    // No conflict target: the one uniqueness besides the id is (text, topic), which PostgreSQL
+    // keeps on the text's digest (see its migration 3), an index a column list cannot name.
+    query(
         "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (text, topic) DO NOTHING",
+         ON CONFLICT DO NOTHING",
     )
     .bind(text.to_string())
     .bind(topic.to_string())
     .bind(source.to_string())
     .bind(now)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -44,9 +39,9 @@ impl Store {
         let mut tx = self.write(now).await?;
         let mut added = 0;
         for e in examples {
-            let r = sqlx::query(
+            let r = query(
                 "INSERT INTO training_examples (text, topic, source, created_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (text, topic) DO NOTHING",
+                 ON CONFLICT DO NOTHING",
             )
             .bind(e.text.clone())
             .bind(e.topic.clone())
@@ -63,13 +58,13 @@ impl Store {
     /// Changes whenever labelled questions are added or replaced (0 when there are none).
     pub async fn training_version(&self) -> Result<i64> {
         let mut conn = self.read().await?;
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM training_examples").fetch_one(&mut *conn).await?)
+        Ok(query("SELECT COALESCE(MAX(id), 0) FROM training_examples").scalar_one(conn.conn()).await?)
     }
 
     /// Every stored labelled question, oldest first.
     pub async fn training_examples(&self) -> Result<Vec<Example>> {
         let mut conn = self.read().await?;
-        let rows = sqlx::query("SELECT text, topic FROM training_examples ORDER BY id").fetch_all(&mut *conn).await?;
+        let rows = query("SELECT text, topic FROM training_examples ORDER BY id").fetch_all(conn.conn()).await?;
         rows.iter().map(|r| Ok(Example { text: r.try_get("text")?, topic: r.try_get("topic")? })).collect()
     }
 }

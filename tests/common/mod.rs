@@ -34,6 +34,9 @@ pub struct TestApp {
     pub admin: Client,
     pub clock: Option<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// The store's database (a SQLite file in `dir`, or a PostgreSQL URL), for a second store
+    /// on it, as another process would open.
+    pub database: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -64,8 +67,9 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
+    let database = test_database(dir.path()).await;
     let store = Store::open(&StoreOptions {
-        database: dir.path().join("helphive.db").display().to_string(),
+        database: database.clone(),
         durability: opts.config.server.durability,
         events_retained: opts.config.server.events_retained,
     })
@@ -93,7 +97,45 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     });
     let base = format!("http://{addr}");
     let admin = Client::new(&base, &token).unwrap();
-    TestApp { base, store, state, admin, clock: manual, dir, server }
+    TestApp { base, store, state, admin, clock: manual, dir, database, server }
+}
+
+/// The database a test server gets: a new SQLite file in `dir`; or, with
+/// `HELPHIVE_TEST_API_DATABASE=postgres`, a new database in the `HELPHIVE_TEST_POSTGRES` cluster
+/// (scripts/test runs the API tests both ways).
+pub async fn test_database(dir: &std::path::Path) -> String {
+    if std::env::var("HELPHIVE_TEST_API_DATABASE").as_deref() != Ok("postgres") {
+        return dir.join("helphive.db").display().to_string();
+    }
+    let base = std::env::var("HELPHIVE_TEST_POSTGRES")
+        .expect("HELPHIVE_TEST_API_DATABASE=postgres needs HELPHIVE_TEST_POSTGRES (scripts/test sets both)");
+    new_postgres_database(&base).await
+}
+
+/// A new database in the `HELPHIVE_TEST_POSTGRES` cluster, as a URL; `None` when the variable is
+/// not set (a test that needs one then fails under CI, and is skipped with a note elsewhere).
+#[allow(dead_code)] // not every test binary uses it
+pub async fn postgres_database() -> Option<String> {
+    match std::env::var("HELPHIVE_TEST_POSTGRES") {
+        Ok(base) => Some(new_postgres_database(&base).await),
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "HELPHIVE_TEST_POSTGRES is not set: PostgreSQL tests cannot run");
+            use std::io::Write;
+            let _ =
+                writeln!(std::io::stderr(), "note: HELPHIVE_TEST_POSTGRES is not set: a PostgreSQL test was NOT run");
+            None
+        }
+    }
+}
+
+async fn new_postgres_database(base: &str) -> String {
+    use sqlx::{ConnectOptions, Connection};
+    let options: sqlx::postgres::PgConnectOptions = base.parse().expect("HELPHIVE_TEST_POSTGRES is a database URL");
+    let name = format!("helphive_api_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    let mut admin = options.connect().await.expect("the test PostgreSQL cluster answers");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    options.database(&name).to_url_lossy().to_string()
 }
 
 pub fn new_agent(handle: &str, function: &str, role: Role, skills: &[(&str, u8)]) -> NewAgent {
