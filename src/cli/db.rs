@@ -32,7 +32,37 @@ pub async fn open_store(cli_db: Option<&str>, config: &Config) -> Result<Store, 
         events_retained: config.server.events_retained,
     })
     .await
-    .map_err(|e| format!("cannot open database {database}: {e}"))
+    .map_err(|e| format!("cannot open database {}: {e}", without_password(&database)))
+}
+
+/// `database` as it may be shown: a password in a URL (`postgres://user:secret@host/db`) becomes
+/// `***`, so an error message or a log line does not carry it.
+fn without_password(database: &str) -> String {
+    let Some((scheme, rest)) = database.split_once("://") else { return database.to_string() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => database.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_password_in_a_database_url_is_not_shown() {
+        assert_eq!(
+            without_password("postgres://desk:s3cr:et@db.example:5432/hive"),
+            "postgres://desk:***@db.example:5432/hive"
+        );
+        assert_eq!(without_password("postgres://desk@db.example/hive"), "postgres://desk@db.example/hive");
+        assert_eq!(without_password("/var/lib/helphive/helphive.db"), "/var/lib/helphive/helphive.db");
+        assert_eq!(without_password("sqlite::memory:"), "sqlite::memory:");
+    }
 }
 
 /// `helphive backup FILE`: the store's online copy of an existing database.

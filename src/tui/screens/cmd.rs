@@ -3,8 +3,14 @@
 //! return them, so the screens name nothing of the folder above (`App`, the runtime), which
 //! routes to them.
 
-use super::composer::TransferTo;
 use crate::model::Question;
+
+/// Where a hand-off goes: a function's queue or one colleague.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTo {
+    Function(String),
+    Agent(String),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

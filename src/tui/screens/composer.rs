@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
+pub use super::cmd::TransferTo;
 use super::cmd::{Cmd, PendingReply};
 use super::keymap::{Action, Context};
 use super::{Shared, Theme, centered};
@@ -47,12 +48,6 @@ impl ComposerKind {
             _ => None,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferTo {
-    Function(String),
-    Agent(String),
 }
 
 pub struct Composer {
